@@ -1,0 +1,63 @@
+// swift-tools-version:6.0
+// NeuralCodec: a neural audio codec (SEANet + residual vector quantization) in Swift.
+// Targets are grouped: C modules, libraries (bottom to top), the executable, test support, tests.
+import PackageDescription
+
+// Kernel targets are compiled with whole-module optimization in release; exclusivity checks off in the
+// hot numeric modules (they only touch raw buffers opened once per layer).
+let fastMath: [SwiftSetting] = [
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "NeuralCodec",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "codec", targets: ["codec"]),
+        .library(name: "AudioIO", targets: ["AudioIO"]),
+        .library(name: "DSP", targets: ["DSP"]),
+        .library(name: "NN", targets: ["NN"]),
+        .library(name: "RVQ", targets: ["RVQ"]),
+        .library(name: "ModelFile", targets: ["ModelFile"]),
+        .library(name: "Codec", targets: ["Codec"]),
+        .library(name: "Metrics", targets: ["Metrics"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", exact: "0.9.20"),
+    ],
+    targets: [
+        // MARK: C modules (system libraries from Debian's -dev packages, found through pkg-config)
+        .systemLibrary(name: "CSndfile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
+        .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
+        .systemLibrary(name: "CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
+
+        // MARK: Libraries, bottom to top
+        .target(name: "AudioIO", dependencies: ["CSndfile", "CSoxr"]),
+        .target(name: "DSP", dependencies: ["CFFTW"], swiftSettings: fastMath),
+        .target(name: "NN", swiftSettings: fastMath),
+        .target(name: "RVQ", dependencies: ["NN"], swiftSettings: fastMath),
+        .target(name: "ModelFile", dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        .target(name: "Codec", dependencies: ["NN", "RVQ", "ModelFile", "AudioIO"], swiftSettings: fastMath),
+        .target(name: "Metrics", dependencies: ["DSP"], swiftSettings: fastMath),
+
+        // MARK: The command-line tool
+        .executableTarget(
+            name: "codec",
+            dependencies: [
+                "AudioIO", "DSP", "NN", "RVQ", "ModelFile", "Codec", "Metrics",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // MARK: Test support and tests
+        .target(name: "TestSupport"),
+        .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"]),
+        .testTarget(name: "RVQTests", dependencies: ["RVQ", "NN", "TestSupport"]),
+        .testTarget(name: "ModelFileTests", dependencies: ["ModelFile", "TestSupport"]),
+        .testTarget(name: "DSPTests", dependencies: ["DSP", "TestSupport"]),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "DSP", "TestSupport"]),
+        .testTarget(name: "CodecTests", dependencies: ["Codec", "NN", "RVQ", "ModelFile", "AudioIO", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

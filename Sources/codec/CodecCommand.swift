@@ -1,0 +1,11 @@
+// The `codec` command-line tool: a tree of thin commands over the NeuralCodec libraries.
+import ArgumentParser
+
+@main
+struct CodecCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "codec",
+        abstract: "NeuralCodec: turn audio into discrete tokens and back.",
+        subcommands: []
+    )
+}
