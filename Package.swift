@@ -50,6 +50,8 @@ let package = Package(
             ]
         ),
 
+        // MARK: Benchmarks (one executable per area, outside the test suite)
+
         // MARK: Test support and tests
         .target(name: "TestSupport"),
         .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"]),
