@@ -54,12 +54,14 @@ let package = Package(
 
         // MARK: Test support and tests
         .target(name: "TestSupport"),
+        .testTarget(name: "AudioIOTests", dependencies: ["AudioIO", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"]),
         .testTarget(name: "RVQTests", dependencies: ["RVQ", "NN", "TestSupport"]),
         .testTarget(name: "ModelFileTests", dependencies: ["ModelFile", "TestSupport"]),
         .testTarget(name: "DSPTests", dependencies: ["DSP", "TestSupport"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "DSP", "TestSupport"]),
         .testTarget(name: "CodecTests", dependencies: ["Codec", "NN", "RVQ", "ModelFile", "AudioIO", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["AudioIO", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )
