@@ -9,6 +9,14 @@ let fastMath: [SwiftSetting] = [
     .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
 ]
 
+// The NN kernels are written for SIMD8<Float>: on x86-64 compile them for AVX2 + FMA (Haswell and later,
+// AMD Zen) so SIMD8 maps to one ymm register and a·b + c to one vfmadd; baseline x86-64 is SSE2 only.
+#if arch(x86_64)
+let nnSettings: [SwiftSetting] = fastMath + [.unsafeFlags(["-target-cpu", "haswell"])]
+#else
+let nnSettings: [SwiftSetting] = fastMath
+#endif
+
 let package = Package(
     name: "NeuralCodec",
     platforms: [.macOS(.v13)],
@@ -35,7 +43,7 @@ let package = Package(
         // MARK: Libraries, bottom to top
         .target(name: "AudioIO", dependencies: ["CSndfile", "CSoxr"]),
         .target(name: "DSP", dependencies: ["CFFTW"], swiftSettings: fastMath),
-        .target(name: "NN", swiftSettings: fastMath),
+        .target(name: "NN", swiftSettings: nnSettings),
         .target(name: "RVQ", dependencies: ["NN"], swiftSettings: fastMath),
         .target(name: "ModelFile", dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .target(name: "Codec", dependencies: ["NN", "RVQ", "ModelFile", "AudioIO"], swiftSettings: fastMath),
@@ -51,6 +59,7 @@ let package = Package(
         ),
 
         // MARK: Benchmarks (one executable per area, outside the test suite)
+        .executableTarget(name: "bench-nn", dependencies: ["NN"]),
 
         // MARK: Test support and tests
         .target(name: "TestSupport"),

@@ -1,0 +1,248 @@
+// Conv1d: forward kernel (fast, tiled) and its scalar reference, and the Conv1d layer (torch.nn.Conv1d
+// without padding: padding is a separate op, see Padding.swift).
+// Legend: B batch, Cin/Cout channels, Tin/Tout time, K kernel size, s stride, d dilation.
+import Foundation
+
+/// Sizes of a 1-D convolution over `[B, Cin, Tin]` with weights `[Cout, Cin, K]`.
+public struct Conv1dShape: Equatable, Sendable {
+    public var batch: Int
+    public var inChannels: Int
+    public var outChannels: Int
+    /// Input length Tin; at least the receptive field `dilation·(kernelSize − 1) + 1`.
+    public var inLength: Int
+    public var kernelSize: Int
+    public var stride: Int
+    public var dilation: Int
+
+    public init(batch: Int = 1, inChannels: Int, outChannels: Int, inLength: Int, kernelSize: Int,
+                stride: Int = 1, dilation: Int = 1) {
+        self.batch = batch
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+        self.inLength = inLength
+        self.kernelSize = kernelSize
+        self.stride = stride
+        self.dilation = dilation
+    }
+
+    /// Receptive field of one output step: `dilation·(kernelSize − 1) + 1`.
+    public var receptiveField: Int { dilation * (kernelSize - 1) + 1 }
+    /// Tout = ⌊(Tin − d·(K − 1) − 1) / s⌋ + 1.
+    public var outLength: Int { (inLength - receptiveField) / stride + 1 }
+    /// Elements of the input `[B, Cin, Tin]`.
+    public var inputCount: Int { batch * inChannels * inLength }
+    /// Elements of the output `[B, Cout, Tout]`.
+    public var outputCount: Int { batch * outChannels * outLength }
+    /// Elements of the weight `[Cout, Cin, K]`.
+    public var weightCount: Int { outChannels * inChannels * kernelSize }
+    /// Multiply-adds of one forward pass (2 FLOPs each).
+    public var multiplyAdds: Int { batch * outChannels * inChannels * kernelSize * outLength }
+
+    func validate(_ caller: String) {
+        precondition(batch >= 0 && inChannels > 0 && outChannels > 0 && kernelSize > 0 && stride > 0 && dilation > 0,
+                     "\(caller): invalid shape \(self)")
+        precondition(inLength >= receptiveField,
+                     "\(caller): input length \(inLength) is shorter than the receptive field \(receptiveField) (pad first)")
+    }
+}
+
+/// Packs `[Cout, Cin, K]` weights and a `[Cout]` bias for `conv1dForward(out:x:packed:…)`.
+public func packConv1dWeights(_ weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                              outChannels: Int, inChannels: Int, kernelSize: Int) -> PackedConvWeights {
+    PackedConvWeights(rows: outChannels, taps: kernelSize, inChannels: inChannels,
+                      weight: { co, k, ci in weight[(co * inChannels + ci) * kernelSize + k] },  // w[co, ci, k]
+                      bias: { co in bias?[co] ?? 0 })
+}
+
+/// Conv1d forward (fast path):
+/// `out[b, co, t] (+)= bias[co] + Σ_ci Σ_k weight[co, ci, k] · f(x[b, ci, t·s + k·d])`
+/// with `f` = ELU(alpha) when `inputELU` is given (fused pre-activation), else the identity.
+///
+/// - out: `[B, Cout, Tout]`, overwritten, or added to when `accumulate` (a fused residual add:
+///   the conv result, bias included, is rounded and then added, exactly as `out + conv(x)`).
+/// - x: `[B, Cin, Tin]`; weight `[Cout, Cin, K]` (PyTorch layout); bias `[Cout]` or nil.
+/// Register-tiled (4 channels × 24 steps), cache-blocked over time, threaded with `parallelFor` by time
+/// blocks or channel tiles; each output's summation order is fixed, so the result is the same for every
+/// thread count.
+public func conv1dForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
+                          weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, shape: Conv1dShape,
+                          inputELU alpha: Float? = nil, accumulate: Bool = false) {
+    shape.validate("conv1dForward")
+    let packed = packConv1dWeights(weight, bias: bias, outChannels: shape.outChannels,
+                                   inChannels: shape.inChannels, kernelSize: shape.kernelSize)
+    conv1dForward(out: out, x: x, packed: packed, shape: shape, inputELU: alpha, accumulate: accumulate)
+}
+
+/// Bytes of source data a column block may occupy (fits L2 beside the weight panels and outputs).
+let convBlockBudgetBytes = 160 * 1024
+
+/// Conv1d forward with weights packed once by `packConv1dWeights` (same contract as above).
+public func conv1dForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, packed: PackedConvWeights,
+                          shape: Conv1dShape, inputELU alpha: Float? = nil, accumulate: Bool = false) {
+    shape.validate("conv1dForward")
+    precondition(packed.rows == shape.outChannels && packed.taps == shape.kernelSize && packed.inChannels == shape.inChannels,
+                 "conv1dForward: packed weights [\(packed.rows), \(packed.inChannels), \(packed.taps)] do not match \(shape)")
+    let cin = shape.inChannels, tin = shape.inLength, tout = shape.outLength
+    let k = shape.kernelSize, s = shape.stride, d = shape.dilation
+    for b in 0..<shape.batch {
+        let xb = x + b * cin * tin                     // x[b, :, :]
+        let yb = out + b * shape.outChannels * tout    // out[b, :, :]
+        let store = ConvStore.rows(y: yb, ldy: tout, accumulate: accumulate)
+        if s == 1 {
+            // Stride 1: S is x itself (rows Tin apart, tap k at offset k·d), or a copy with ELU applied.
+            let halo = (k - 1) * d
+            let maxNC = max(tileCols, convBlockBudgetBytes / 4 / cin - halo)
+            let ldScratch = { (nc: Int) in (nc + halo + 7) / 8 * 8 }
+            runConvCore(
+                weights: packed, cols: tout, maxBlockCols: maxNC,
+                plan: { nc in (cin * ldScratch(nc), (0..<k).map { $0 * d }) },
+                prepare: { c0, bc, nc, scratch in
+                    let span = (bc + tileCols - 1) / tileCols * tileCols + halo
+                    if alpha == nil && c0 + span <= tin { return ConvBlockSource(base: xb + c0, ld: tin) }
+                    let ld = ldScratch(nc)
+                    let sp = scratch!
+                    let valid = max(0, min(span, tin - c0))
+                    for ci in 0..<cin {
+                        let sRow = sp + ci * ld, xRow = xb + ci * tin + c0  // scratch[ci, :], x[b, ci, c0...]
+                        sRow.update(from: xRow, count: valid)
+                        (sRow + valid).update(repeating: 0, count: ld - valid)
+                        if let alpha { eluRowInPlace(sRow, valid, alpha) }
+                    }
+                    return ConvBlockSource(base: sp, ld: ld)
+                },
+                store: store)
+        } else {
+            // Stride s: split the block's input span into s phases, P[r][ci][j] = f(x[ci, (c0 + j)·s + r]),
+            // so tap k reads phase (k·d) mod s shifted by ⌊k·d / s⌋: a stride-1 product again.
+            let qMax = (k - 1) * d / s
+            let maxNC = max(tileCols, convBlockBudgetBytes / 4 / (cin * s) - qMax)
+            let ldScratch = { (nc: Int) in (nc + qMax + 7) / 8 * 8 }
+            runConvCore(
+                weights: packed, cols: tout, maxBlockCols: maxNC,
+                plan: { nc in
+                    let ld = ldScratch(nc)
+                    return (s * cin * ld, (0..<k).map { tap in (tap * d % s) * cin * ld + tap * d / s })
+                },
+                prepare: { c0, _, nc, scratch in
+                    let ld = ldScratch(nc)
+                    let sp = scratch!
+                    for ci in 0..<cin {
+                        let xRow = xb + ci * tin  // x[b, ci, :]
+                        for r in 0..<s {
+                            let pRow = sp + (r * cin + ci) * ld  // P[r][ci][:]
+                            // Phase r holds x[ci, (c0 + j)·s + r] for j < count, then zeros.
+                            let first = c0 * s + r
+                            let count = first < tin ? min(ld, (tin - first + s - 1) / s) : 0
+                            var src = xRow + first
+                            for j in 0..<count { pRow[j] = src.pointee; src += s }
+                            (pRow + count).update(repeating: 0, count: ld - count)
+                            if let alpha { eluRowInPlace(pRow, count, alpha) }
+                        }
+                    }
+                    return ConvBlockSource(base: sp, ld: ld)
+                },
+                store: store)
+        }
+    }
+}
+
+/// ELU in place over a short row (no threading: called inside a worker).
+@inline(__always)
+func eluRowInPlace(_ p: UnsafeMutablePointer<Float>, _ n: Int, _ alpha: Float) {
+    var i = 0
+    while i + 8 <= n { store8(elu8(load8(p + i), alpha), p + i); i += 8 }
+    while i < n { p[i] = elu1(p[i], alpha); i += 1 }
+}
+
+/// Scalar reference for `conv1dForward`: the formula above in plain loops, accumulated in Double.
+public func conv1dForwardReference(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
+                                   weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, shape: Conv1dShape,
+                                   inputELU alpha: Float? = nil, accumulate: Bool = false) {
+    shape.validate("conv1dForwardReference")
+    let cin = shape.inChannels, cout = shape.outChannels, tin = shape.inLength, tout = shape.outLength
+    let k = shape.kernelSize
+    for b in 0..<shape.batch {
+        for co in 0..<cout {
+            for t in 0..<tout {
+                var acc = Double(bias?[co] ?? 0)
+                for ci in 0..<cin {
+                    for kk in 0..<k {
+                        var v = x[(b * cin + ci) * tin + t * shape.stride + kk * shape.dilation]
+                        if let alpha, v <= 0 { v = alpha * Float(expm1(Double(v))) }
+                        acc += Double(weight[(co * cin + ci) * k + kk]) * Double(v)
+                    }
+                }
+                let o = (b * cout + co) * tout + t
+                out[o] = accumulate ? out[o] + Float(acc) : Float(acc)
+            }
+        }
+    }
+}
+
+/// A 1-D convolution layer (torch.nn.Conv1d with padding 0, groups 1): `[B, Cin, T] → [B, Cout, Tout]`.
+/// Holds the weights in PyTorch layout and a packed copy for the fast kernel.
+public struct Conv1d: Sendable {
+    public let inChannels: Int
+    public let outChannels: Int
+    public let kernelSize: Int
+    public let stride: Int
+    public let dilation: Int
+    /// `[Cout, Cin, K]`.
+    public let weight: [Float]
+    /// `[Cout]` or nil.
+    public let bias: [Float]?
+    /// The weights packed for `conv1dForward(out:x:packed:…)`.
+    public let packed: PackedConvWeights
+
+    public init(weight: [Float], bias: [Float]?, inChannels: Int, outChannels: Int, kernelSize: Int,
+                stride: Int = 1, dilation: Int = 1) {
+        precondition(weight.count == outChannels * inChannels * kernelSize,
+                     "Conv1d: weight has \(weight.count) elements, [\(outChannels), \(inChannels), \(kernelSize)] needs \(outChannels * inChannels * kernelSize)")
+        precondition(bias == nil || bias!.count == outChannels, "Conv1d: bias has \(bias!.count) elements, expected \(outChannels)")
+        precondition(stride > 0 && dilation > 0, "Conv1d: stride \(stride) and dilation \(dilation) must be positive")
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+        self.kernelSize = kernelSize
+        self.stride = stride
+        self.dilation = dilation
+        self.weight = weight
+        self.bias = bias
+        packed = weight.withUnsafeBufferPointer { w in
+            if let bias {
+                return bias.withUnsafeBufferPointer { packConv1dWeights(w.baseAddress!, bias: $0.baseAddress!, outChannels: outChannels, inChannels: inChannels, kernelSize: kernelSize) }
+            }
+            return packConv1dWeights(w.baseAddress!, bias: nil, outChannels: outChannels, inChannels: inChannels, kernelSize: kernelSize)
+        }
+    }
+
+    /// From tensors: weight `[Cout, Cin, K]`, bias `[Cout]`.
+    public init(weight: Tensor, bias: Tensor?, stride: Int = 1, dilation: Int = 1) {
+        precondition(weight.rank == 3, "Conv1d: weight must be [Cout, Cin, K], got \(weight.shape)")
+        self.init(weight: weight.data, bias: bias?.data, inChannels: weight.shape[1], outChannels: weight.shape[0],
+                  kernelSize: weight.shape[2], stride: stride, dilation: dilation)
+    }
+
+    /// Output length for an input of `inLength` steps.
+    public func outLength(_ inLength: Int) -> Int { shape(batch: 1, inLength: inLength).outLength }
+
+    func shape(batch: Int, inLength: Int) -> Conv1dShape {
+        Conv1dShape(batch: batch, inChannels: inChannels, outChannels: outChannels, inLength: inLength,
+                    kernelSize: kernelSize, stride: stride, dilation: dilation)
+    }
+
+    /// `x [B, Cin, T] → [B, Cout, Tout]`.
+    public func callAsFunction(_ x: Tensor) -> Tensor { callAsFunction(x, inputELU: nil) }
+
+    /// `x [B, Cin, T] → [B, Cout, Tout]`, with ELU(alpha) applied to the input on the fly when given.
+    public func callAsFunction(_ x: Tensor, inputELU alpha: Float?) -> Tensor {
+        precondition(x.rank == 3 && x.shape[1] == inChannels, "Conv1d: input must be [B, \(inChannels), T], got \(x.shape)")
+        let sh = shape(batch: x.shape[0], inLength: x.shape[2])
+        var y = Tensor.zeros([sh.batch, outChannels, sh.outLength])
+        x.data.withUnsafeBufferPointer { xp in
+            y.data.withUnsafeMutableBufferPointer { yp in
+                conv1dForward(out: yp.baseAddress!, x: xp.baseAddress!, packed: packed, shape: sh, inputELU: alpha)
+            }
+        }
+        return y
+    }
+}

@@ -1,0 +1,94 @@
+import XCTest
+import NN
+import TestSupport
+
+/// Fast conv1d against the Double-accumulated scalar reference. Tolerance: both sum the same products;
+/// the fast path rounds each fused multiply-add in Float, so over Cin·K ≤ 600 terms of size ≤ 1 the error
+/// stays below ~1e-5 of the result's scale (atol 1e-5 covers results near zero).
+final class Conv1dTests: XCTestCase {
+    struct Case { let b, cin, cout, tin, k, s, d: Int }
+
+    func run(_ c: Case, elu: Float?, accumulate: Bool, bias: Bool, threads: Int, seed: UInt64) -> (fast: [Float], ref: [Float]) {
+        var rng = SeededRNG(seed: seed)
+        let shape = Conv1dShape(batch: c.b, inChannels: c.cin, outChannels: c.cout, inLength: c.tin, kernelSize: c.k, stride: c.s, dilation: c.d)
+        let x = rng.floats(shape.inputCount, -2, 2)
+        let w = rng.floats(shape.weightCount, -0.5, 0.5)
+        let bs = bias ? rng.floats(c.cout) : nil
+        let start = rng.floats(shape.outputCount)
+        var fast = start, ref = start
+        Parallel.withThreads(threads) {
+            conv1dForward(out: &fast, x: x, weight: w, bias: bs, shape: shape, inputELU: elu, accumulate: accumulate)
+        }
+        conv1dForwardReference(out: &ref, x: x, weight: w, bias: bs, shape: shape, inputELU: elu, accumulate: accumulate)
+        return (fast, ref)
+    }
+
+    let cases: [Case] = [
+        Case(b: 1, cin: 1, cout: 1, tin: 1, k: 1, s: 1, d: 1),
+        Case(b: 1, cin: 3, cout: 5, tin: 30, k: 3, s: 1, d: 1),
+        Case(b: 2, cin: 7, cout: 9, tin: 77, k: 3, s: 1, d: 3),
+        Case(b: 1, cin: 5, cout: 13, tin: 101, k: 4, s: 2, d: 1),
+        Case(b: 1, cin: 6, cout: 6, tin: 64, k: 5, s: 3, d: 2),
+        Case(b: 1, cin: 4, cout: 7, tin: 123, k: 10, s: 5, d: 1),
+        Case(b: 1, cin: 3, cout: 4, tin: 97, k: 16, s: 8, d: 1),
+        Case(b: 2, cin: 11, cout: 3, tin: 250, k: 1, s: 1, d: 1),
+        Case(b: 1, cin: 1, cout: 32, tin: 301, k: 7, s: 1, d: 1),
+        Case(b: 1, cin: 33, cout: 17, tin: 555, k: 7, s: 1, d: 1),
+        Case(b: 1, cin: 2, cout: 3, tin: 20, k: 3, s: 7, d: 4),
+    ]
+
+    func testFastMatchesReferenceOnOddShapes() {
+        for (i, c) in cases.enumerated() {
+            for (elu, acc, bias) in [(nil, false, true), (Float(1), false, true), (Float(0.7), true, false), (nil, true, true)] as [(Float?, Bool, Bool)] {
+                let (fast, ref) = run(c, elu: elu, accumulate: acc, bias: bias, threads: 1, seed: UInt64(i))
+                if let m = closeness(fast, ref, rtol: 1e-5, atol: 1e-5) {
+                    XCTFail("\(c) elu \(String(describing: elu)) accumulate \(acc) bias \(bias): \(m)")
+                }
+            }
+        }
+    }
+
+    func testLargeShapesUseEveryPathAndMatch() {
+        // Long enough for several column blocks, channel tiles with a ragged last tile, direct and scratch sources.
+        for (i, c) in [Case(b: 1, cin: 40, cout: 30, tin: 3000, k: 3, s: 1, d: 1),
+                       Case(b: 1, cin: 24, cout: 10, tin: 3001, k: 8, s: 4, d: 1),
+                       Case(b: 1, cin: 600, cout: 6, tin: 50, k: 1, s: 1, d: 1)].enumerated() {
+            for elu: Float? in [nil, 1] {
+                let (fast, ref) = run(c, elu: elu, accumulate: false, bias: true, threads: 2, seed: 100 + UInt64(i))
+                if let m = closeness(fast, ref, rtol: 1e-5, atol: 1e-5) { XCTFail("\(c) elu \(String(describing: elu)): \(m)") }
+            }
+        }
+    }
+
+    func testThreadCountDoesNotChangeAnyBit() {
+        for (i, c) in [Case(b: 2, cin: 16, cout: 21, tin: 2000, k: 3, s: 1, d: 2),
+                       Case(b: 1, cin: 8, cout: 64, tin: 1203, k: 4, s: 2, d: 1),
+                       Case(b: 1, cin: 64, cout: 128, tin: 90, k: 7, s: 1, d: 1)].enumerated() {
+            let one = run(c, elu: 1, accumulate: false, bias: true, threads: 1, seed: 200 + UInt64(i)).fast
+            let two = run(c, elu: 1, accumulate: false, bias: true, threads: 2, seed: 200 + UInt64(i)).fast
+            let three = run(c, elu: 1, accumulate: false, bias: true, threads: 3, seed: 200 + UInt64(i)).fast
+            XCTAssertEqual(one, two, "\(c): 1 vs 2 threads")
+            XCTAssertEqual(one, three, "\(c): 1 vs 3 threads")
+        }
+    }
+
+    func testShapeArithmetic() {
+        let s = Conv1dShape(inChannels: 2, outChannels: 3, inLength: 100, kernelSize: 4, stride: 3, dilation: 2)
+        XCTAssertEqual(s.receptiveField, 7)
+        XCTAssertEqual(s.outLength, (100 - 2 * 3 - 1) / 3 + 1)
+        XCTAssertEqual(Conv1dShape(inChannels: 1, outChannels: 1, inLength: 7, kernelSize: 7).outLength, 1)
+    }
+
+    func testLayerMatchesFreeFunctionAndHandComputedValues() {
+        // w = [1, 2] on one channel, bias 0.5, stride 2: y[t] = x[2t] + 2·x[2t+1] + 0.5.
+        let conv = Conv1d(weight: Tensor(shape: [1, 1, 2], data: [1, 2]), bias: Tensor(shape: [1], data: [0.5]), stride: 2)
+        let y = conv(Tensor(shape: [1, 1, 5], data: [1, 2, 3, 4, 5]))
+        XCTAssertEqual(y.shape, [1, 1, 2])
+        XCTAssertEqual(y.data, [1 + 4 + 0.5, 3 + 8 + 0.5])
+        XCTAssertEqual(conv.outLength(5), 2)
+        // ELU on the input: ELU(-1) = e^-1 − 1.
+        let z = Conv1d(weight: [1], bias: nil, inChannels: 1, outChannels: 1, kernelSize: 1)(Tensor(shape: [1, 1, 2], data: [-1, 2]), inputELU: 1)
+        XCTAssertEqual(z.data[0], Float(exp(-1.0) - 1), accuracy: 1e-7)
+        XCTAssertEqual(z.data[1], 2)
+    }
+}
