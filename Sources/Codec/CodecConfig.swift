@@ -115,7 +115,7 @@ public struct CodecConfig: Codable, Equatable, Sendable {
         if ratios.isEmpty || ratios.contains(where: { $0 <= 0 }) { throw fail("ratios must be positive") }
         if bins < 2 || (bins & (bins - 1)) != 0 { throw fail("bins must be a power of two (got \(bins))") }
         if codebooks <= 0 { throw fail("codebooks must be positive") }
-        if compress <= 0 || filters % compress != 0 { throw fail("filters must be divisible by compress") }
+        if compress <= 0 || filters / compress == 0 { throw fail("compress must be in 1...filters (got \(compress))") }
         if causal && norm == .timeGroupNorm { throw fail("time_group_norm is not causal") }
         if let s = segment, s <= 0 { throw fail("segment must be positive") }
     }

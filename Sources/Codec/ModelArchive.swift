@@ -105,7 +105,10 @@ public func inferEncodecConfig(_ t: [String: TensorData], path: String) throws -
     // Residual block 1: block.1 is the k×k conv [hidden, filters, K_res]; a shortcut conv unless true skip.
     let res = try shape("encoder.model.1.block.1.conv.conv.weight")
     c.residualKernelSize = res[2]
-    c.compress = max(1, c.filters / res[0])
+    // hidden = dim / compress (integer division): take the smallest compress that explains every block.
+    let blocks = t.keys.filter { $0.hasPrefix("encoder.model.") && $0.hasSuffix(".block.1.conv.conv.weight") }
+        .compactMap { t[$0]?.shape }.map { (dim: $0[1], hidden: $0[0]) }
+    c.compress = (1...max(1, c.filters)).first { k in blocks.allSatisfy { $0.dim / k == $0.hidden } } ?? 1
     c.trueSkip = t["encoder.model.1.shortcut.conv.conv.weight"] == nil
     c.residualLayers = 1
     while t["encoder.model.\(1 + c.residualLayers).block.1.conv.conv.weight"] != nil { c.residualLayers += 1 }

@@ -19,9 +19,9 @@ struct StreamableConv1d {
         let bias = try w.take("\(prefix).conv.conv.bias", [outChannels])
         conv = Conv1d(weight: weight, bias: bias, stride: stride, dilation: dilation)
         if config.norm == .timeGroupNorm {
-            norm = GroupNorm(groups: 1, channels: outChannels,
+            norm = GroupNorm(groups: 1, channels: outChannels, eps: 1e-5,
                              weight: try w.take("\(prefix).conv.norm.weight", [outChannels]).data,
-                             bias: try w.take("\(prefix).conv.norm.bias", [outChannels]).data, eps: 1e-5)
+                             bias: try w.take("\(prefix).conv.norm.bias", [outChannels]).data)
         }
         causal = config.causal
         padMode = config.padMode
@@ -52,9 +52,9 @@ struct StreamableConvTranspose1d {
         let bias = try w.take("\(prefix).convtr.convtr.bias", [outChannels])
         convtr = ConvTranspose1d(weight: weight, bias: bias, stride: stride)
         if config.norm == .timeGroupNorm {
-            norm = GroupNorm(groups: 1, channels: outChannels,
+            norm = GroupNorm(groups: 1, channels: outChannels, eps: 1e-5,
                              weight: try w.take("\(prefix).convtr.norm.weight", [outChannels]).data,
-                             bias: try w.take("\(prefix).convtr.norm.bias", [outChannels]).data, eps: 1e-5)
+                             bias: try w.take("\(prefix).convtr.norm.bias", [outChannels]).data)
         }
         trim = ConvPadding.transposedTrim(kernelSize: kernelSize, stride: stride, causal: config.causal,
                                           trimRightRatio: config.trimRightRatio)
@@ -104,11 +104,11 @@ struct StreamableLSTM {
         var ls: [LSTMLayerWeights] = []
         for l in 0..<layers {
             ls.append(LSTMLayerWeights(
+                inputSize: dim, hiddenSize: dim,
                 weightIH: try w.take("\(prefix).lstm.weight_ih_l\(l)", [4 * dim, dim]).data,
                 weightHH: try w.take("\(prefix).lstm.weight_hh_l\(l)", [4 * dim, dim]).data,
                 biasIH: try w.take("\(prefix).lstm.bias_ih_l\(l)", [4 * dim]).data,
-                biasHH: try w.take("\(prefix).lstm.bias_hh_l\(l)", [4 * dim]).data,
-                inputSize: dim, hiddenSize: dim))
+                biasHH: try w.take("\(prefix).lstm.bias_hh_l\(l)", [4 * dim]).data))
         }
         lstm = LSTM(layers: ls)
     }
@@ -208,7 +208,7 @@ struct SEANetDecoder {
 }
 
 extension PadMode {
-    var nn: PaddingMode {
+    var nn: NN.PadMode {
         switch self {
         case .reflect: return .reflect
         case .constant: return .constant(0)
