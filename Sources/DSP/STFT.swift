@@ -178,8 +178,10 @@ public final class STFT: @unchecked Sendable {
                 for task in tasks {
                     let c = task / blocks, t0 = (task % blocks) * B, t1 = min(N, t0 + B)
                     let xRow = x + c * T  // x[c, :]
-                    for t in t0..<t1 {
-                        let dst = frameIn.pointer + (t - t0) * n + w0
+                    let reRow = real + c * F * N, imRow = imag + c * F * N
+                    // Windowed frame t into dst[0..<n] (only the window span is written; the rest stays 0).
+                    func fill(_ t: Int, _ frame: UnsafeMutablePointer<Float>) {
+                        let dst = frame + w0
                         let s0 = t * hop - pad + w0  // signal index of the window's first sample
                         if s0 >= 0 && s0 + wl <= T {
                             let src = xRow + s0
@@ -199,22 +201,28 @@ public final class STFT: @unchecked Sendable {
                             }
                         }
                     }
-                    if t1 - t0 == B {
-                        blockPlan.forward(frameIn.pointer, spectrum.pointer)
-                    } else {
-                        for t in t0..<t1 {
-                            singlePlan.forward(frameIn.pointer + (t - t0) * n, spectrum.pointer + 2 * (t - t0) * F)
+                    // Spectra of frames t0..<t0+count, interleaved [count, F], into columns of [F, N].
+                    func store(_ spec: UnsafeMutablePointer<Float>, from t0: Int, count: Int) {
+                        for k in 0..<F {
+                            let reDst = reRow + k * N + t0, imDst = imRow + k * N + t0
+                            var src = spec + 2 * k
+                            for j in 0..<count {
+                                reDst[j] = src[0] * scale
+                                imDst[j] = src[1] * scale
+                                src += 2 * F
+                            }
                         }
                     }
-                    // Transpose [frames, F] interleaved → [F, N] planes.
-                    let reRow = real + c * F * N, imRow = imag + c * F * N
-                    for k in 0..<F {
-                        let reDst = reRow + k * N, imDst = imRow + k * N
-                        var src = spectrum.pointer + 2 * k
+                    if t1 - t0 == B {
+                        for t in t0..<t1 { fill(t, frameIn.pointer + (t - t0) * n) }
+                        blockPlan.forward(frameIn.pointer, spectrum.pointer)
+                        store(spectrum.pointer, from: t0, count: B)
+                    } else {
+                        // The last, partial block: frame by frame at the buffers' aligned starts.
                         for t in t0..<t1 {
-                            reDst[t] = src[0] * scale
-                            imDst[t] = src[1] * scale
-                            src += 2 * F
+                            fill(t, frameIn.pointer)
+                            singlePlan.forward(frameIn.pointer, spectrum.pointer)
+                            store(spectrum.pointer, from: t, count: 1)
                         }
                     }
                 }
@@ -288,25 +296,28 @@ public final class STFT: @unchecked Sendable {
                                     let c = task / phaseBlocks, b = 2 * (task % phaseBlocks) + parity
                                     let t0 = b * Bi, t1 = min(N, t0 + Bi)
                                     let reRow = re + c * F * N, imRow = im + c * F * N
-                                    for t in t0..<t1 {
-                                        let dst = spec.pointer + 2 * (t - t0) * F
+                                    let yRow = y + c * full  // summed[c, :]
+                                    // Column t of [F, N] into dst as F interleaved pairs.
+                                    func load(_ t: Int, _ dst: UnsafeMutablePointer<Float>) {
                                         for k in 0..<F {
                                             dst[2 * k] = reRow[k * N + t]
                                             dst[2 * k + 1] = imRow[k * N + t]
                                         }
                                     }
+                                    func overlapAdd(_ src: UnsafeMutablePointer<Float>, frame t: Int) {
+                                        let dst = yRow + t * hop
+                                        for i in 0..<n { dst[i] += src[i] * scale * w[i] }
+                                    }
                                     if t1 - t0 == Bi {
+                                        for t in t0..<t1 { load(t, spec.pointer + 2 * (t - t0) * F) }
                                         blockPlan.inverse(spec.pointer, frameOut.pointer)
+                                        for t in t0..<t1 { overlapAdd(frameOut.pointer + (t - t0) * n, frame: t) }
                                     } else {
                                         for t in t0..<t1 {
-                                            singlePlan.inverse(spec.pointer + 2 * (t - t0) * F,
-                                                               frameOut.pointer + (t - t0) * n)
+                                            load(t, spec.pointer)
+                                            singlePlan.inverse(spec.pointer, frameOut.pointer)
+                                            overlapAdd(frameOut.pointer, frame: t)
                                         }
-                                    }
-                                    let yRow = y + c * full  // summed[c, :]
-                                    for t in t0..<t1 {
-                                        let src = frameOut.pointer + (t - t0) * n, dst = yRow + t * hop
-                                        for i in 0..<n { dst[i] += src[i] * scale * w[i] }
                                     }
                                 }
                             }
