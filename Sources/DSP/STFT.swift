@@ -1,0 +1,379 @@
+// STFT and inverse STFT with the conventions of torch.stft / torch.istft, batched over channels, on
+// batched FFTW plans with frame blocks spread over threads.
+// Legend: C channels, T samples per channel, n FFT size, F = n/2+1 bins, N frames, B frames per block.
+import Foundation
+
+/// Parameters of a short-time Fourier transform, named and defaulted as in `torch.stft`, except that
+/// the default window is a periodic Hann (torch's default is rectangular).
+public struct STFTConfig: Sendable, Equatable {
+    /// How `center` pads the signal by n/2 samples on each side.
+    public enum PadMode: Sendable, Equatable {
+        /// Mirror without repeating the edge sample (torch `pad_mode='reflect'`, the default):
+        /// x[−i] = x[i], x[T−1+i] = x[T−1−i].
+        case reflect
+        /// Zeros (torch `pad_mode='constant'`, librosa ≥ 0.10's default).
+        case constant
+    }
+
+    /// n_fft: FFT length n (≥ 1). Bins per frame: n/2 + 1.
+    public var fftSize: Int
+    /// hop_length in samples (default n/4, as torch).
+    public var hopLength: Int
+    /// win_length ≤ n (default n). A shorter window is zero-padded on both sides to n, starting at
+    /// (n − win_length)/2, as torch does.
+    public var windowLength: Int
+    /// The analysis/synthesis window, `windowLength` values (default: periodic Hann, torch.hann_window).
+    public var window: [Float]
+    /// Pad the signal by n/2 on both sides so frame t is centered at sample t·hop (torch `center=True`).
+    public var center: Bool
+    public var padMode: PadMode
+    /// Multiply the forward transform by n^(−1/2) (torch `normalized=True`); the inverse undoes it.
+    public var normalized: Bool
+
+    public init(fftSize: Int, hopLength: Int? = nil, windowLength: Int? = nil, window: [Float]? = nil,
+                center: Bool = true, padMode: PadMode = .reflect, normalized: Bool = false) {
+        self.fftSize = fftSize
+        self.hopLength = hopLength ?? max(1, fftSize / 4)
+        let w = windowLength ?? fftSize
+        self.windowLength = w
+        self.window = window ?? (w >= 1 ? Window.hann(w) : [])
+        self.center = center
+        self.padMode = padMode
+        self.normalized = normalized
+    }
+
+    /// n/2 + 1 (onesided).
+    public var binCount: Int { fftSize / 2 + 1 }
+
+    /// Samples added on each side before framing: n/2 when `center`, else 0.
+    public var padding: Int { center ? fftSize / 2 : 0 }
+
+    /// Frames for a signal of `signalLength` samples: 1 + ⌊(T + 2·padding − n)/hop⌋, or 0 if T + 2·padding < n.
+    public func frameCount(signalLength: Int) -> Int {
+        let padded = signalLength + 2 * padding
+        return padded < fftSize ? 0 : 1 + (padded - fftSize) / hopLength
+    }
+
+    /// Throws `invalidParameter` for a configuration torch.stft would reject.
+    public func validate() throws {
+        guard fftSize >= 1 else {
+            throw DSPError.invalidParameter(name: "n_fft", value: "\(fftSize)", reason: "must be at least 1")
+        }
+        guard hopLength >= 1 else {
+            throw DSPError.invalidParameter(name: "hop length", value: "\(hopLength)", reason: "must be at least 1")
+        }
+        guard windowLength >= 1, windowLength <= fftSize else {
+            throw DSPError.invalidParameter(name: "window length", value: "\(windowLength)",
+                                            reason: "must be between 1 and n_fft = \(fftSize)")
+        }
+        guard window.count == windowLength else {
+            throw DSPError.invalidParameter(name: "window", value: "of \(window.count) values",
+                                            reason: "must have window length \(windowLength) values")
+        }
+        guard window.allSatisfy({ $0.isFinite }) else {
+            throw DSPError.invalidParameter(name: "window", value: "with non-finite values", reason: "must be finite")
+        }
+    }
+}
+
+/// Short-time Fourier transform and its inverse, bit-for-bit the conventions of `torch.stft` /
+/// `torch.istft` (onesided, complex output `[bins, frames]` per channel).
+///
+/// Forward, for channel c, frame t and bin k (xₚ = x padded by n/2 when centered, w = window zero-padded
+/// to n and centered):
+///     X[c, k, t] = s · Σᵢ₌₀ⁿ⁻¹ w[i] · xₚ[c, t·hop + i] · e^(−2πi·k·i/n),   s = n^(−1/2) if normalized else 1.
+/// Inverse (overlap-add with the squared-window envelope, as torch.istft):
+///     y[j] = Σₜ w[j − t·hop] · irfft(X[:, t]/s)[j − t·hop] / Σₜ w²[j − t·hop],
+/// then trimmed by n/2 at the start when centered, and to `length` (zero-padded past the last frame) or,
+/// without `length`, by n/2 at the end when centered.
+///
+/// Thread-safe. Plans come from the process-wide cache (created once per size); frames are transformed
+/// in fixed blocks of B by one batched plan, blocks spread over `DSPThreads.threadCount` workers, so the
+/// result does not depend on the thread count.
+public final class STFT: @unchecked Sendable {
+    public let config: STFTConfig
+    /// The window zero-padded to n, centered as torch pads it.
+    public let paddedWindow: [Float]
+    /// Nonzero span of `paddedWindow`: [windowStart, windowStart + windowLength).
+    let windowStart: Int
+    /// Frames per batched FFT call (fixed per n, so block boundaries never depend on threads).
+    let blockFrames: Int
+    private let blockPlan: FFTPlan
+    private let singlePlan: FFTPlan
+
+    /// Validates the configuration and plans the forward transforms (inverse plans on first use).
+    public init(_ config: STFTConfig) throws {
+        try config.validate()
+        self.config = config
+        let n = config.fftSize
+        windowStart = (n - config.windowLength) / 2
+        var w = [Float](repeating: 0, count: n)
+        for i in 0..<config.windowLength { w[windowStart + i] = config.window[i] }
+        paddedWindow = w
+        // About 32k input floats per block (128 KB): large enough to amortize plan calls, small enough
+        // to stay in L2 with its output.
+        blockFrames = min(64, max(1, 32768 / n))
+        blockPlan = try FFTPlanCache.plan(size: n, howMany: blockFrames, kind: .forward)
+        singlePlan = try FFTPlanCache.plan(size: n, howMany: 1, kind: .forward)
+    }
+
+    /// Convenience: `STFT(STFTConfig(fftSize:hopLength:windowLength:…))`.
+    public convenience init(fftSize: Int, hopLength: Int? = nil, windowLength: Int? = nil, window: [Float]? = nil,
+                            center: Bool = true, padMode: STFTConfig.PadMode = .reflect, normalized: Bool = false) throws {
+        try self.init(STFTConfig(fftSize: fftSize, hopLength: hopLength, windowLength: windowLength, window: window,
+                                 center: center, padMode: padMode, normalized: normalized))
+    }
+
+    /// Checks a signal length and returns its frame count, throwing what torch.stft would reject.
+    public func frameCount(signalLength length: Int) throws -> Int {
+        let n = config.fftSize, pad = config.padding
+        if pad > 0 && config.padMode == .reflect && length <= pad {
+            throw DSPError.signalTooShort(length: length, required: pad + 1,
+                                          reason: "reflect padding by n_fft/2 = \(pad) needs more samples than the padding")
+        }
+        let frames = config.frameCount(signalLength: length)
+        if frames < 1 {
+            throw DSPError.signalTooShort(length: length, required: n - 2 * pad,
+                                          reason: "one frame of n_fft = \(n) samples")
+        }
+        return frames
+    }
+
+    /// STFT of `signal`, laid out `[channels, T]` row-major. Returns `[channels, n/2+1, N]`.
+    public func forward(_ signal: [Float], channels: Int = 1) throws -> ComplexSpectrogram {
+        guard channels >= 1, signal.count % channels == 0 else {
+            throw DSPError.shapeMismatch(what: "STFT input", expected: "[\(channels), T] samples",
+                                         actual: "\(signal.count) samples")
+        }
+        let length = signal.count / channels
+        let frames = try frameCount(signalLength: length)
+        let bins = config.binCount
+        var re = [Float](repeating: 0, count: channels * bins * frames)
+        var im = re
+        signal.withUnsafeBufferPointer { x in
+            re.withUnsafeMutableBufferPointer { reOut in
+                im.withUnsafeMutableBufferPointer { imOut in
+                    forwardKernel(x.baseAddress!, channels: channels, length: length, frames: frames,
+                                  real: reOut.baseAddress!, imag: imOut.baseAddress!)
+                }
+            }
+        }
+        return ComplexSpectrogram(uncheckedChannels: channels, bins: bins, frames: frames, real: re, imag: im)
+    }
+
+    /// Forward kernel: x [C, T] → real, imag [C, F, N]. Tasks are (channel, block) pairs; each worker
+    /// owns aligned scratch of B frames and writes only its blocks' columns.
+    private func forwardKernel(_ x: UnsafePointer<Float>, channels C: Int, length T: Int, frames N: Int,
+                               real: UnsafeMutablePointer<Float>, imag: UnsafeMutablePointer<Float>) {
+        let n = config.fftSize, F = config.binCount, hop = config.hopLength, pad = config.padding
+        let B = blockFrames, blocks = (N + B - 1) / B
+        let w0 = windowStart, wl = config.windowLength
+        let scale: Float = config.normalized ? 1 / Float(n).squareRoot() : 1
+        let reflect = config.padMode == .reflect
+        paddedWindow.withUnsafeBufferPointer { wp in
+            let win = wp.baseAddress! + w0  // the nonzero span
+            dspParallelFor(C * blocks) { tasks in
+                let frameIn = AlignedFloats(count: B * n)          // zero outside the window span, forever
+                let spectrum = AlignedFloats(count: 2 * B * F)
+                for task in tasks {
+                    let c = task / blocks, t0 = (task % blocks) * B, t1 = min(N, t0 + B)
+                    let xRow = x + c * T  // x[c, :]
+                    let reRow = real + c * F * N, imRow = imag + c * F * N
+                    // Windowed frame t into dst[0..<n] (only the window span is written; the rest stays 0).
+                    func fill(_ t: Int, _ frame: UnsafeMutablePointer<Float>) {
+                        let dst = frame + w0
+                        let s0 = t * hop - pad + w0  // signal index of the window's first sample
+                        if s0 >= 0 && s0 + wl <= T {
+                            let src = xRow + s0
+                            for i in 0..<wl { dst[i] = win[i] * src[i] }
+                        } else {
+                            for i in 0..<wl {
+                                var s = s0 + i
+                                var v: Float = 0
+                                if reflect {
+                                    if s < 0 { s = -s }
+                                    if s >= T { s = 2 * (T - 1) - s }
+                                    v = xRow[s]
+                                } else if s >= 0 && s < T {
+                                    v = xRow[s]
+                                }
+                                dst[i] = win[i] * v
+                            }
+                        }
+                    }
+                    // Spectra of frames t0..<t0+count, interleaved [count, F], into columns of [F, N].
+                    func store(_ spec: UnsafeMutablePointer<Float>, from t0: Int, count: Int) {
+                        for k in 0..<F {
+                            let reDst = reRow + k * N + t0, imDst = imRow + k * N + t0
+                            var src = spec + 2 * k
+                            for j in 0..<count {
+                                reDst[j] = src[0] * scale
+                                imDst[j] = src[1] * scale
+                                src += 2 * F
+                            }
+                        }
+                    }
+                    if t1 - t0 == B {
+                        for t in t0..<t1 { fill(t, frameIn.pointer + (t - t0) * n) }
+                        blockPlan.forward(frameIn.pointer, spectrum.pointer)
+                        store(spectrum.pointer, from: t0, count: B)
+                    } else {
+                        // The last, partial block: frame by frame at the buffers' aligned starts.
+                        for t in t0..<t1 {
+                            fill(t, frameIn.pointer)
+                            singlePlan.forward(frameIn.pointer, spectrum.pointer)
+                            store(spectrum.pointer, from: t, count: 1)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Inverse STFT of `spectrum` ([C, n/2+1, N]) as torch.istft: returns [C, L] row-major, with
+    /// L = `length` if given, else n + hop·(N−1) − 2·padding. Throws `windowEnvelopeVanishes` where the
+    /// summed squared window is below 1e-11 (torch's NOLA check).
+    /// The imaginary parts of bin 0 and (even n) bin n/2 are ignored, as by torch's C2R transform.
+    public func inverse(_ spectrum: ComplexSpectrogram, length: Int? = nil) throws -> [Float] {
+        let n = config.fftSize, F = config.binCount, hop = config.hopLength
+        guard spectrum.bins == F else {
+            throw DSPError.shapeMismatch(what: "inverse STFT input", expected: "\(F) bins for n_fft \(n)",
+                                         actual: "\(spectrum.bins) bins")
+        }
+        guard spectrum.frames >= 1 else {
+            throw DSPError.shapeMismatch(what: "inverse STFT input", expected: "at least one frame", actual: "0 frames")
+        }
+        if let length, length < 0 {
+            throw DSPError.invalidParameter(name: "length", value: "\(length)", reason: "must not be negative")
+        }
+        let C = spectrum.channels, N = spectrum.frames
+        let full = n + hop * (N - 1)                  // overlap-added length
+        let start = config.padding
+        let end = length.map { start + $0 } ?? (full - config.padding)
+        let outLength = max(0, end - start)
+        let valid = max(0, min(end, full) - start)    // samples that come from frames; the rest are zeros
+
+        // Window envelope Σₜ w²[j − t·hop] on the kept samples, checked as torch does.
+        var envelope = [Float](repeating: 0, count: valid)
+        paddedWindow.withUnsafeBufferPointer { w in
+            envelope.withUnsafeMutableBufferPointer { env in
+                dspParallelFor(valid, minChunk: 4096) { range in
+                    for o in range {
+                        let j = start + o
+                        let tLo = j >= n ? (j - n) / hop + 1 : 0, tHi = min(N - 1, j / hop)
+                        var s: Float = 0
+                        if tLo <= tHi { for t in tLo...tHi { let v = w[j - t * hop]; s += v * v } }
+                        env[o] = s
+                    }
+                }
+            }
+        }
+        if let bad = envelope.firstIndex(where: { abs($0) < 1e-11 }) {
+            throw DSPError.windowEnvelopeVanishes(sample: bad, value: envelope[bad])
+        }
+
+        // Blocks of Bi frames; Bi ≥ ⌈n/hop⌉ so that blocks i and i+2 never touch the same sample. Even
+        // blocks overlap-add first (in parallel), then odd blocks: race-free, and the summation order of
+        // every sample is fixed whatever the thread count.
+        let Bi = max(blockFrames, (n + hop - 1) / hop)
+        let blocks = (N + Bi - 1) / Bi
+        let blockPlan = try FFTPlanCache.plan(size: n, howMany: Bi, kind: .inverse)
+        let singlePlan = try FFTPlanCache.plan(size: n, howMany: 1, kind: .inverse)
+        let scale: Float = (config.normalized ? Float(n).squareRoot() : 1) / Float(n)
+        var summed = [Float](repeating: 0, count: C * full)
+        spectrum.real.withUnsafeBufferPointer { rp in
+            spectrum.imag.withUnsafeBufferPointer { ip in
+                paddedWindow.withUnsafeBufferPointer { wp in
+                    summed.withUnsafeMutableBufferPointer { yp in
+                        let re = rp.baseAddress!, im = ip.baseAddress!, w = wp.baseAddress!, y = yp.baseAddress!
+                        for parity in 0..<2 {
+                            let phaseBlocks = (blocks - parity + 1) / 2
+                            let tasks = C * phaseBlocks
+                            dspParallelFor(tasks) { range in
+                                let spec = AlignedFloats(count: 2 * Bi * F)
+                                let frameOut = AlignedFloats(count: Bi * n)
+                                for task in range {
+                                    let c = task / phaseBlocks, b = 2 * (task % phaseBlocks) + parity
+                                    let t0 = b * Bi, t1 = min(N, t0 + Bi)
+                                    let reRow = re + c * F * N, imRow = im + c * F * N
+                                    let yRow = y + c * full  // summed[c, :]
+                                    // Column t of [F, N] into dst as F interleaved pairs.
+                                    func load(_ t: Int, _ dst: UnsafeMutablePointer<Float>) {
+                                        for k in 0..<F {
+                                            dst[2 * k] = reRow[k * N + t]
+                                            dst[2 * k + 1] = imRow[k * N + t]
+                                        }
+                                    }
+                                    func overlapAdd(_ src: UnsafeMutablePointer<Float>, frame t: Int) {
+                                        let dst = yRow + t * hop
+                                        for i in 0..<n { dst[i] += src[i] * scale * w[i] }
+                                    }
+                                    if t1 - t0 == Bi {
+                                        for t in t0..<t1 { load(t, spec.pointer + 2 * (t - t0) * F) }
+                                        blockPlan.inverse(spec.pointer, frameOut.pointer)
+                                        for t in t0..<t1 { overlapAdd(frameOut.pointer + (t - t0) * n, frame: t) }
+                                    } else {
+                                        for t in t0..<t1 {
+                                            load(t, spec.pointer)
+                                            singlePlan.inverse(spec.pointer, frameOut.pointer)
+                                            overlapAdd(frameOut.pointer, frame: t)
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        var out = [Float](repeating: 0, count: C * outLength)
+        for c in 0..<C {
+            for o in 0..<valid { out[c * outLength + o] = summed[c * full + start + o] / envelope[o] }
+        }
+        return out
+    }
+
+    /// Scalar reference for tests: the same STFT by direct DFT in Double (O(N·n·F)); returns real and
+    /// imaginary planes [C, F, N].
+    public static func referenceForward(_ signal: [Float], channels: Int, config: STFTConfig) throws
+        -> (real: [Double], imag: [Double]) {
+        try config.validate()
+        let stft = try STFT(config)
+        let T = signal.count / channels, N = try stft.frameCount(signalLength: T)
+        let n = config.fftSize, F = config.binCount, pad = config.padding
+        let s = config.normalized ? 1 / Double(n).squareRoot() : 1
+        var re = [Double](repeating: 0, count: channels * F * N), im = re
+        for c in 0..<channels {
+            for t in 0..<N {
+                var frame = [Double](repeating: 0, count: n)
+                for i in 0..<n {
+                    var j = t * config.hopLength + i - pad
+                    var v = 0.0
+                    if config.padMode == .reflect {
+                        if j < 0 { j = -j }
+                        if j >= T { j = 2 * (T - 1) - j }
+                        v = Double(signal[c * T + j])
+                    } else if j >= 0 && j < T {
+                        v = Double(signal[c * T + j])
+                    }
+                    frame[i] = v * Double(stft.paddedWindow[i])
+                }
+                for k in 0..<F {
+                    var sr = 0.0, si = 0.0
+                    for i in 0..<n {
+                        let a = -2 * Double.pi * Double((k * i) % n) / Double(n)
+                        sr += frame[i] * cos(a); si += frame[i] * sin(a)
+                    }
+                    re[(c * F + k) * N + t] = sr * s; im[(c * F + k) * N + t] = si * s
+                }
+            }
+        }
+        return (re, im)
+    }
+}
+
+extension ComplexSpectrogram {
+    init(uncheckedChannels channels: Int, bins: Int, frames: Int, real: [Float], imag: [Float]) {
+        try! self.init(channels: channels, bins: bins, frames: frames, real: real, imag: imag)
+    }
+}
