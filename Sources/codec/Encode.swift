@@ -31,7 +31,7 @@ struct Encode: ParsableCommand {
         let model = try modelOptions.load()
         let audio = try readForModel(input, model)
         let encoded = try model.encode(audio.samples, channels: audio.channelCount, bandwidth: bandwidth)
-        try EcdcFile(encoded).write(to: output)
+        try Ecdc.write(encoded, bits: model.config.bitsPerCodebook, to: output)
         let size = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
         print(String(format: "encoded %@ → %@: %.2f s, %d codebooks (%.2f kbps), %d bytes in %.2f s",
                      input, output, audio.duration, encoded.codebooks, kbps(model, codebooks: encoded.codebooks),
@@ -53,8 +53,8 @@ struct Decode: ParsableCommand {
     func run() throws {
         let start = Date()
         let model = try modelOptions.load()
-        let file = try EcdcFile.read(path: input)
-        let encoded = try file.encodedAudio(for: model, path: input)
+        let encoded = try Ecdc.read(path: input, config: model.config)
+        try model.validate(encoded, path: input)
         let samples = try model.decode(encoded)
         let audio = AudioBuffer(sampleRate: model.config.sampleRate, channelCount: model.config.channels, samples: samples)
         let report = try AudioFile.write(audio, to: output)
