@@ -100,7 +100,7 @@ enum TorchGlobal {
 }
 
 /// One storage of the archive (`<archive>/data/<key>`), decoded once however many tensors view it.
-final class TorchStorage: @unchecked Sendable {
+final class TorchStorage {
     let key: String
     let kind: ElementKind
     let typeName: String
