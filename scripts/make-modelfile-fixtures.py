@@ -74,6 +74,7 @@ def make_state_dict():
     base = torch.randn(12)
     sd["shared_a"] = base[2:7]                              # one storage, two views
     sd["shared_b"] = base.view(3, 4)
+    sd["expanded"] = torch.randn(3, 1).expand(3, 4)        # stride 0: 3 stored values, 12 elements
     sd["scalar"] = torch.tensor(3.5)
     sd["empty"] = torch.zeros(0, 3)
     sd["steps"] = 12345                                     # a non-tensor entry

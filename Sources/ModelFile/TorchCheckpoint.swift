@@ -100,7 +100,7 @@ enum TorchGlobal {
 }
 
 /// One storage of the archive (`<archive>/data/<key>`), decoded once however many tensors view it.
-final class TorchStorage: @unchecked Sendable {
+final class TorchStorage {
     let key: String
     let kind: ElementKind
     let typeName: String
@@ -207,10 +207,10 @@ private final class TorchArchiveReader {
             throw ModelFileError.corrupt(path: path, reason: "archive has no entry '\(name)'")
         }
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(Int(clamping: entry.uncompressedSize))
+        bytes.reserveCapacity(Int(clamping: min(entry.uncompressedSize, 1 << 28)))  // a damaged header may claim any size
         let checksum: CRC32
         do {
-            checksum = try archive.extract(entry, skipCRC32: false) { chunk in bytes.append(contentsOf: chunk) }
+            checksum = try archive.extract(entry, bufferSize: 1 << 20, skipCRC32: false) { chunk in bytes.append(contentsOf: chunk) }
         } catch {
             throw ModelFileError.corrupt(path: path, reason: "cannot extract '\(name)' (\(error))")
         }
@@ -360,7 +360,8 @@ private final class TorchArchiveReader {
     private func materialize(_ view: TorchTensorView, name: String) throws -> StoredTensor {
         let storage = view.storage
         try decode(storage, name: name)
-        guard let count = checkedElementCount(view.shape) else {
+        // Stride-0 views (expanded tensors) may hold more elements than their storage, but not absurdly many.
+        guard let count = checkedElementCount(view.shape), count <= max(storage.count, 1 << 31) else {
             throw ModelFileError.corruptTensor(path: path, name: name, reason: "size \(view.shape) is too large")
         }
         if count > 0 {
@@ -387,8 +388,8 @@ private final class TorchArchiveReader {
     private func decode(_ storage: TorchStorage, name: String) throws {
         if storage.floats != nil || storage.integers != nil { return }
         let bytes = try entryData(storage.entryPath)
-        let needed = storage.count * storage.kind.byteCount
-        guard bytes.count == needed else {
+        let (needed, overflow) = storage.count.multipliedReportingOverflow(by: storage.kind.byteCount)
+        guard !overflow, bytes.count == needed else {
             throw ModelFileError.corruptTensor(path: path, name: name,
                 reason: "storage '\(storage.key)' holds \(bytes.count) bytes, expected \(storage.count) × \(storage.kind.byteCount) = \(needed) (\(storage.typeName))")
         }

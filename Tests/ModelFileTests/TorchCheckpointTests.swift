@@ -36,6 +36,9 @@ final class TorchCheckpointTests: XCTestCase {
         XCTAssertEqual(checkpoint.tensors["transposed"]?.shape, [3, 4])
         XCTAssertEqual(checkpoint.tensors["scalar"], .float(TensorData(shape: [], values: [3.5])))
         XCTAssertEqual(checkpoint.tensors["empty"]?.shape, [0, 3])
+        // Stride 0 (an expanded tensor): each row repeats its one stored value.
+        let expanded = try XCTUnwrap(checkpoint.tensors["expanded"]?.floatData)
+        for r in 0..<3 { XCTAssertEqual(Set(expanded.values[(r * 4)..<(r * 4 + 4)]).count, 1) }
         // Shared storage: shared_a is elements 2..<7 of shared_b's storage.
         let a = try XCTUnwrap(checkpoint.tensors["shared_a"]?.floatData), b = try XCTUnwrap(checkpoint.tensors["shared_b"]?.floatData)
         XCTAssertEqual(a.values, Array(b.values[2..<7]))
