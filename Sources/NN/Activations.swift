@@ -69,16 +69,28 @@ private let roundMagic: Float = 12_582_912
     return y.replacing(with: .infinity, where: x .> 88.72)
 }
 
-/// e^x for every lane; inputs are clamped to [−87.3, 88] (so the result never over/underflows to inf/0,
-/// which is all that sigmoid needs). NaN stays NaN.
+/// e^x for every lane, within 2 ulp down into the subnormal range (2^n is applied as 2^⌊n/2⌋·2^(n−⌊n/2⌋)
+/// so neither factor leaves the normal range); +inf above 88.72, about 1e-45 below −104; NaN stays NaN.
 @inline(__always) func vexp(_ x: Vec8) -> Vec8 {
-    let (scale, r) = reduce(clamp(x, -87.3, 88))
-    return scale.addingProduct(scale, expm1Reduced(r))
+    let magic = Vec8(repeating: roundMagic)
+    let xc = clamp(x, -104, 89)
+    let t = magic.addingProduct(xc, Vec8(repeating: log2e))
+    let n = t - magic
+    var r = xc.addingProduct(n, Vec8(repeating: -ln2Hi))
+    r = r.addingProduct(n, Vec8(repeating: -ln2Lo))
+    let ni = unsafeBitCast(t, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
+    let n1 = ni &>> 1, n2 = ni &- n1
+    let s1 = unsafeBitCast((n1 &+ 127) &<< 23, to: Vec8.self), s2 = unsafeBitCast((n2 &+ 127) &<< 23, to: Vec8.self)
+    return s1.addingProduct(s1, expm1Reduced(r)) * s2
 }
 
-/// 1 / (1 + e^−x).
+/// 1 / (1 + e^−x), computed as e^x / (1 + e^x) for x < 0 so tiny results keep their precision.
 @inline(__always) func vsigmoid(_ x: Vec8) -> Vec8 {
-    1 / (1 + vexp(-x))
+    let zero = Vec8()
+    let negAbs = x.replacing(with: -x, where: x .> zero)
+    let z = vexp(negAbs)  // e^−|x| ∈ (0, 1]
+    let num = Vec8(repeating: 1).replacing(with: z, where: x .< zero)
+    return num / (1 + z)
 }
 
 /// tanh x = sign(x)·e/(e + 2) with e = expm1(2|x|): no cancellation, so small |x| keep full precision.
