@@ -90,4 +90,13 @@ final class ActivationsTests: XCTestCase {
         XCTAssertEqual(one.shape, x.shape)
         XCTAssertEqual(one.data[7], x.data[7] > 0 ? x.data[7] : expm1(x.data[7]), accuracy: 1e-6)
     }
+
+    /// torch.nn.functional.elu on a grid over [−12, 6]: both compute expm1 to ~1 ulp, so 1e-6 relative.
+    func testMatchesPyTorchELU() throws {
+        let (f, cases) = try NNFixtures.group("elu")
+        for c in cases {
+            let y = elu(f.tensor(c, "x")!, alpha: Float(c["alpha"] as! Double))
+            if let m = closeness(y.data, f.tensor(c, "y")!.data, rtol: 1e-6, atol: 0) { XCTFail("alpha \(c["alpha"]!): \(m)") }
+        }
+    }
 }

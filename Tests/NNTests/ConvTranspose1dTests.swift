@@ -70,4 +70,16 @@ final class ConvTranspose1dTests: XCTestCase {
         XCTAssertEqual(y.data, [1, 10, 100 + 2, 20, 200])
         XCTAssertEqual(layer.outLength(2), 5)
     }
+
+    /// PyTorch F.conv_transpose1d (padding 0: the full length); tolerance as for conv1d.
+    func testMatchesPyTorchFixtures() throws {
+        let (f, cases) = try NNFixtures.group("convTranspose1d")
+        for c in cases {
+            let layer = ConvTranspose1d(weight: f.tensor(c, "weight")!, bias: f.tensor(c, "bias"), stride: c["stride"] as! Int)
+            let y = layer(f.tensor(c, "x")!, inputELU: (c["elu"] as! Bool) ? 1 : nil)
+            let want = f.tensor(c, "y")!
+            XCTAssertEqual(y.shape, want.shape)
+            if let m = closeness(y.data, want.data, rtol: 1e-5, atol: 1e-6) { XCTFail("\(c["y"]!): \(m)") }
+        }
+    }
 }

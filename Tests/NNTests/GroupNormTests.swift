@@ -54,4 +54,16 @@ final class GroupNormTests: XCTestCase {
         let z = gn(Tensor(shape: [1, 2, 3], repeating: 7))
         XCTAssertNil(closeness(z.data, [0.5, 0.5, 0.5, -0.5, -0.5, -0.5], rtol: 0, atol: 2e-3))
     }
+
+    /// torch.nn.GroupNorm (1 group as EnCodec uses it, and more), affine: 1e-5 relative plus 1e-5 absolute
+    /// (normalized outputs are O(1); the statistics are summed in different orders).
+    func testMatchesPyTorchFixtures() throws {
+        let (f, cases) = try NNFixtures.group("groupNorm")
+        for c in cases {
+            let gn = GroupNorm(groups: c["groups"] as! Int, channels: c["channels"] as! Int, eps: Float(c["eps"] as! Double),
+                               weight: f.tensor(c, "weight")!.data, bias: f.tensor(c, "bias")!.data)
+            let y = gn(f.tensor(c, "x")!)
+            if let m = closeness(y.data, f.tensor(c, "y")!.data, rtol: 1e-5, atol: 1e-5) { XCTFail("\(c["y"]!): \(m)") }
+        }
+    }
 }

@@ -85,4 +85,23 @@ final class LSTMTests: XCTestCase {
         let two = Parallel.withThreads(2) { lstm(x) }
         XCTAssertEqual(one, two)
     }
+
+    /// torch.nn.LSTM (2 layers, with and without an initial state): outputs and final (h, c) within 1e-5
+    /// relative plus 1e-6 absolute (values are in (−1, 1) for h; rounding differs only in summation order).
+    func testMatchesPyTorchFixtures() throws {
+        let (f, cases) = try NNFixtures.group("lstm")
+        for c in cases {
+            let layers = (c["weights"] as! [[String: String]]).map { w in
+                LSTMLayerWeights(inputSize: f.tensor(w["weight_ih"]!).shape[1], hiddenSize: f.tensor(w["weight_hh"]!).shape[1],
+                                 weightIH: f.tensor(w["weight_ih"]!).data, weightHH: f.tensor(w["weight_hh"]!).data,
+                                 biasIH: f.tensor(w["bias_ih"]!).data, biasHH: f.tensor(w["bias_hh"]!).data)
+            }
+            let lstm = LSTM(layers: layers)
+            let (y, state) = lstm(f.tensor(c, "x")!, state: LSTMState(h: f.tensor(c, "h0")!, c: f.tensor(c, "c0")!))
+            let tag = c["y"] as! String
+            if let m = closeness(y.data, f.tensor(c, "y")!.data, rtol: 1e-5, atol: 1e-6) { XCTFail("\(tag) output: \(m)") }
+            if let m = closeness(state.h.data, f.tensor(c, "hn")!.data, rtol: 1e-5, atol: 1e-6) { XCTFail("\(tag) h_n: \(m)") }
+            if let m = closeness(state.c.data, f.tensor(c, "cn")!.data, rtol: 1e-5, atol: 1e-6) { XCTFail("\(tag) c_n: \(m)") }
+        }
+    }
 }

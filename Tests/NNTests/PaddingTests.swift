@@ -55,4 +55,22 @@ final class PaddingTests: XCTestCase {
         // Rows [4, 5] and [6, 7], each short (2 ≤ 2): [4, 5, 0] reflected (2, 1) then trimmed by 1.
         XCTAssertEqual(out, [0, 5, 4, 5, 0, 0, 7, 6, 7, 0])
     }
+
+    /// encodec.modules.conv.pad1d itself (reflect on short inputs included): copies, so exactly equal.
+    func testMatchesEncodecPad1d() throws {
+        let (f, cases) = try NNFixtures.group("pad1d")
+        for c in cases {
+            let mode: PadMode
+            switch c["mode"] as! String {
+            case "reflect": mode = .reflect
+            case "replicate": mode = .replicate
+            default: mode = .zero
+            }
+            let x = f.tensor(c, "x")!
+            let left = c["left"] as! Int, right = c["right"] as! Int
+            let y = pad1d(x, left: left, right: right, mode: mode)
+            XCTAssertEqual(y, f.tensor(c, "y")!, "\(c["y"]!) \(c["mode"]!) L \(x.shape[2]) pad (\(left), \(right))")
+            XCTAssertEqual(unpad1d(y, left: left, right: right), x)
+        }
+    }
 }
