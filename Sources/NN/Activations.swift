@@ -35,58 +35,80 @@ private let c6: Float = 1.0 / 720, c7: Float = 1.0 / 5040, c8: Float = 1.0 / 403
     return r.addingProduct(r * r, q)
 }
 
-/// Splits x (already clamped to about ±88) into 2^n and r = x − n·ln2.
+// The helpers below use only operations that lower to single AVX instructions (compare + blend, FMA,
+// integer add/shift on the bit pattern); the generic SIMD `clamped`, `rounded` and Int32 conversion
+// compile to per-lane calls.
+
+/// Lanes below `lo` become `lo`, above `hi` become `hi`; NaN stays NaN.
+@inline(__always) private func clamp(_ x: Vec8, _ lo: Float, _ hi: Float) -> Vec8 {
+    let l = Vec8(repeating: lo), h = Vec8(repeating: hi)
+    return x.replacing(with: l, where: x .< l).replacing(with: h, where: x .> h)
+}
+
+/// 1.5·2^23: adding it rounds a Float of magnitude < 2^22 to the nearest integer, whose value then sits
+/// in the low mantissa bits.
+private let roundMagic: Float = 12_582_912
+
+/// Splits x (already clamped to about ±88) into 2^n and r = x − n·ln2, n = round(x / ln 2).
 @inline(__always) private func reduce(_ x: Vec8) -> (scale: Vec8, r: Vec8) {
-    let n = (x * Vec8(repeating: log2e)).rounded(.toNearestOrEven)
+    let magic = Vec8(repeating: roundMagic)
+    let t = magic.addingProduct(x, Vec8(repeating: log2e))
+    let n = t - magic
     var r = x.addingProduct(n, Vec8(repeating: -ln2Hi))
     r = r.addingProduct(n, Vec8(repeating: -ln2Lo))
-    let bits = (SIMD8<Int32>(n, rounding: .towardZero) &+ 127) &<< 23
-    return (unsafeBitCast(bits, to: Vec8.self), r)
+    let ni = unsafeBitCast(t, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
+    return (unsafeBitCast((ni &+ 127) &<< 23, to: Vec8.self), r)
 }
 
 /// e^x − 1 for every lane, within 2 ulp of the exact value (checked against Double in the tests).
 /// Overflows to +inf above 88.72; NaN stays NaN.
 @inline(__always) func vexpm1(_ x: Vec8) -> Vec8 {
-    let xc = x.clamped(lowerBound: Vec8(repeating: -88), upperBound: Vec8(repeating: 88))
-    let (scale, r) = reduce(xc)
+    let (scale, r) = reduce(clamp(x, -88, 88))
     // 2^n·(expm1(r) + 1) − 1 = 2^n·expm1(r) + (2^n − 1); exact for n = 0, no cancellation otherwise.
-    var y = (scale - 1).addingProduct(scale, expm1Reduced(r))
-    y.replace(with: .infinity, where: x .> 88.72)
-    y.replace(with: x, where: x .!= x)
-    return y
+    let y = (scale - 1).addingProduct(scale, expm1Reduced(r))
+    return y.replacing(with: .infinity, where: x .> 88.72)
 }
 
-/// e^x for every lane; inputs are clamped to [−87.3, 88] (so the result never over/underflows to inf/0,
-/// which is all that sigmoid needs).
+/// e^x for every lane, within 2 ulp down into the subnormal range (2^n is applied as 2^⌊n/2⌋·2^(n−⌊n/2⌋)
+/// so neither factor leaves the normal range); +inf above 88.72, about 1e-45 below −104; NaN stays NaN.
 @inline(__always) func vexp(_ x: Vec8) -> Vec8 {
-    let xc = x.clamped(lowerBound: Vec8(repeating: -87.3), upperBound: Vec8(repeating: 88))
-    let (scale, r) = reduce(xc)
-    var y = scale.addingProduct(scale, expm1Reduced(r))
-    y.replace(with: x, where: x .!= x)
-    return y
+    let magic = Vec8(repeating: roundMagic)
+    let xc = clamp(x, -104, 89)
+    let t = magic.addingProduct(xc, Vec8(repeating: log2e))
+    let n = t - magic
+    var r = xc.addingProduct(n, Vec8(repeating: -ln2Hi))
+    r = r.addingProduct(n, Vec8(repeating: -ln2Lo))
+    let ni = unsafeBitCast(t, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
+    let n1 = ni &>> 1, n2 = ni &- n1
+    let s1 = unsafeBitCast((n1 &+ 127) &<< 23, to: Vec8.self), s2 = unsafeBitCast((n2 &+ 127) &<< 23, to: Vec8.self)
+    return s1.addingProduct(s1, expm1Reduced(r)) * s2
 }
 
-/// 1 / (1 + e^−x).
+/// 1 / (1 + e^−x), computed as e^x / (1 + e^x) for x < 0 so tiny results keep their precision.
 @inline(__always) func vsigmoid(_ x: Vec8) -> Vec8 {
-    1 / (1 + vexp(-x))
+    let zero = Vec8()
+    let negAbs = x.replacing(with: -x, where: x .> zero)
+    let z = vexp(negAbs)  // e^−|x| ∈ (0, 1]
+    let num = Vec8(repeating: 1).replacing(with: z, where: x .< zero)
+    return num / (1 + z)
 }
 
 /// tanh x = sign(x)·e/(e + 2) with e = expm1(2|x|): no cancellation, so small |x| keep full precision.
 @inline(__always) func vtanh(_ x: Vec8) -> Vec8 {
     let signMask = SIMD8<UInt32>(repeating: 0x8000_0000)
     let xb = unsafeBitCast(x, to: SIMD8<UInt32>.self)
-    // tanh(9.1) rounds to 1 in Float; clamping keeps e finite.
-    let a = unsafeBitCast(xb & ~signMask, to: Vec8.self).clamped(lowerBound: Vec8(repeating: 0), upperBound: Vec8(repeating: 9.1))
+    // |x|, clamped at 9.1 where tanh rounds to 1 in Float (keeps e finite).
+    let a = clamp(unsafeBitCast(xb & ~signMask, to: Vec8.self), 0, 9.1)
     let e = vexpm1(a + a)
     let t = e / (e + 2)
-    var y = unsafeBitCast(unsafeBitCast(t, to: SIMD8<UInt32>.self) | (xb & signMask), to: Vec8.self)
-    y.replace(with: x, where: x .!= x)
-    return y
+    return unsafeBitCast(unsafeBitCast(t, to: SIMD8<UInt32>.self) | (xb & signMask), to: Vec8.self)
 }
 
+/// ELU lane by lane: x where x > 0, else alpha·expm1(x) (NaN stays NaN).
 @inline(__always) func elu8(_ x: Vec8, _ alpha: Float) -> Vec8 {
-    let e = vexpm1(x.clamped(lowerBound: Vec8(repeating: -.greatestFiniteMagnitude), upperBound: Vec8(repeating: 0)))
-    return x.replacing(with: Vec8(repeating: alpha) * e, where: x .<= 0)
+    let zero = Vec8()
+    let e = vexpm1(x.replacing(with: zero, where: x .> zero))
+    return x.replacing(with: Vec8(repeating: alpha) * e, where: x .<= zero)
 }
 
 @inline(__always) func elu1(_ x: Float, _ alpha: Float) -> Float {

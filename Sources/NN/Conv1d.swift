@@ -46,12 +46,14 @@ public struct Conv1dShape: Equatable, Sendable {
     }
 }
 
-/// Packs `[Cout, Cin, K]` weights and a `[Cout]` bias for `conv1dForward(out:x:packed:…)`.
+/// Packs `[Cout, Cin, K]` weights and a `[Cout]` bias for `conv1dForward(out:x:packed:…)`
+/// (reduction index ρ = ci·K + k, so each packed row is a row of the PyTorch weight).
 public func packConv1dWeights(_ weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                               outChannels: Int, inChannels: Int, kernelSize: Int) -> PackedConvWeights {
-    PackedConvWeights(rows: outChannels, taps: kernelSize, inChannels: inChannels,
-                      weight: { co, k, ci in weight[(co * inChannels + ci) * kernelSize + k] },  // w[co, ci, k]
-                      bias: { co in bias?[co] ?? 0 })
+    let r = inChannels * kernelSize
+    return PackedConvWeights(rows: outChannels, taps: kernelSize, inChannels: inChannels,
+                             weight: { co, rho in weight[co * r + rho] },  // w[co, ci, k] with ρ = ci·K + k
+                             bias: { co in bias?[co] ?? 0 })
 }
 
 /// Conv1d forward (fast path):
@@ -61,9 +63,9 @@ public func packConv1dWeights(_ weight: UnsafePointer<Float>, bias: UnsafePointe
 /// - out: `[B, Cout, Tout]`, overwritten, or added to when `accumulate` (a fused residual add:
 ///   the conv result, bias included, is rounded and then added, exactly as `out + conv(x)`).
 /// - x: `[B, Cin, Tin]`; weight `[Cout, Cin, K]` (PyTorch layout); bias `[Cout]` or nil.
-/// Register-tiled (4 channels × 24 steps), cache-blocked over time, threaded with `parallelFor` by time
-/// blocks or channel tiles; each output's summation order is fixed, so the result is the same for every
-/// thread count.
+/// Register-tiled (4 channels × 24 steps) over packed source panels, cache-blocked, threaded with
+/// `parallelFor` by time blocks or channel tiles; each output's summation order is fixed (bias, then
+/// ci·K + k increasing), so the result is the same for every thread count.
 public func conv1dForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
                           weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, shape: Conv1dShape,
                           inputELU alpha: Float? = nil, accumulate: Bool = false) {
@@ -73,9 +75,6 @@ public func conv1dForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Flo
     conv1dForward(out: out, x: x, packed: packed, shape: shape, inputELU: alpha, accumulate: accumulate)
 }
 
-/// Bytes of source data a column block may occupy (fits L2 beside the weight panels and outputs).
-let convBlockBudgetBytes = 160 * 1024
-
 /// Conv1d forward with weights packed once by `packConv1dWeights` (same contract as above).
 public func conv1dForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, packed: PackedConvWeights,
                           shape: Conv1dShape, inputELU alpha: Float? = nil, accumulate: Bool = false) {
@@ -84,74 +83,44 @@ public func conv1dForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Flo
                  "conv1dForward: packed weights [\(packed.rows), \(packed.inChannels), \(packed.taps)] do not match \(shape)")
     let cin = shape.inChannels, tin = shape.inLength, tout = shape.outLength
     let k = shape.kernelSize, s = shape.stride, d = shape.dilation
+    // Staging: with stride s > 1 the channels of a reduction block are split into s phases,
+    // P[c][r][j] = f(x[ci, (c0 + j)·s + r]), so every packed row (ci, k) is a contiguous run of phase
+    // (k·d) mod s from ⌊k·d / s⌋; with ELU (stride 1) the span is staged once with ELU applied, so each
+    // input element goes through ELU once, not K times.
+    let staged = s > 1 || alpha != nil
+    let halo = (k - 1) * d / s  // columns a block reads past its end, in phase steps
+    let ldStage = { (nc: Int) in (nc + halo + 7) / 8 * 8 }
     for b in 0..<shape.batch {
         let xb = x + b * cin * tin                     // x[b, :, :]
         let yb = out + b * shape.outChannels * tout    // out[b, :, :]
-        let store = ConvStore.rows(y: yb, ldy: tout, accumulate: accumulate)
-        if s == 1 {
-            // Stride 1: S is x itself (rows Tin apart, tap k at offset k·d), or a copy with ELU applied.
-            let halo = (k - 1) * d
-            let maxNC = max(tileCols, convBlockBudgetBytes / 4 / cin - halo)
-            let ldScratch = { (nc: Int) in (nc + halo + 7) / 8 * 8 }
-            runConvCore(
-                weights: packed, cols: tout, maxBlockCols: maxNC,
-                plan: { nc in (cin * ldScratch(nc), (0..<k).map { $0 * d }) },
-                prepare: { c0, bc, nc, scratch in
-                    let span = (bc + tileCols - 1) / tileCols * tileCols + halo
-                    if alpha == nil && c0 + span <= tin { return ConvBlockSource(base: xb + c0, ld: tin) }
-                    let ld = ldScratch(nc)
-                    let sp = scratch!
-                    let valid = max(0, min(span, tin - c0))
-                    for ci in 0..<cin {
-                        let sRow = sp + ci * ld, xRow = xb + ci * tin + c0  // scratch[ci, :], x[b, ci, c0...]
-                        sRow.update(from: xRow, count: valid)
-                        (sRow + valid).update(repeating: 0, count: ld - valid)
-                        if let alpha { eluRowInPlace(sRow, valid, alpha) }
-                    }
-                    return ConvBlockSource(base: sp, ld: ld)
-                },
-                store: store)
-        } else {
-            // Stride s: split the block's input span into s phases, P[r][ci][j] = f(x[ci, (c0 + j)·s + r]),
-            // so tap k reads phase (k·d) mod s shifted by ⌊k·d / s⌋: a stride-1 product again.
-            let qMax = (k - 1) * d / s
-            let maxNC = max(tileCols, convBlockBudgetBytes / 4 / (cin * s) - qMax)
-            let ldScratch = { (nc: Int) in (nc + qMax + 7) / 8 * 8 }
-            runConvCore(
-                weights: packed, cols: tout, maxBlockCols: maxNC,
-                plan: { nc in
-                    let ld = ldScratch(nc)
-                    return (s * cin * ld, (0..<k).map { tap in (tap * d % s) * cin * ld + tap * d / s })
-                },
-                prepare: { c0, _, nc, scratch in
-                    let ld = ldScratch(nc)
-                    let sp = scratch!
-                    for ci in 0..<cin {
-                        let xRow = xb + ci * tin  // x[b, ci, :]
-                        for r in 0..<s {
-                            let pRow = sp + (r * cin + ci) * ld  // P[r][ci][:]
-                            // Phase r holds x[ci, (c0 + j)·s + r] for j < count, then zeros.
-                            let first = c0 * s + r
-                            let count = first < tin ? min(ld, (tin - first + s - 1) / s) : 0
-                            var src = xRow + first
-                            for j in 0..<count { pRow[j] = src.pointee; src += s }
-                            (pRow + count).update(repeating: 0, count: ld - count)
-                            if let alpha { eluRowInPlace(pRow, count, alpha) }
-                        }
-                    }
-                    return ConvBlockSource(base: sp, ld: ld)
-                },
-                store: store)
-        }
+        runConvCore(weights: packed, cols: tout,
+                    stageFloats: { nc, kcMax in staged ? (kcMax / k + 2) * s * ldStage(nc) : 0 },
+                    pack: { rho0, kc, c0, bc, nc, dst, stage in
+            let ciLo = rho0 / k, ciHi = (rho0 + kc - 1) / k + 1
+            if !staged {
+                // Packed row ρ = ci·K + k, column j: x[b, ci, c0 + j + k·d] (in range for j < Tout).
+                for kk in 0..<kc {
+                    let ci = (rho0 + kk) / k, tap = (rho0 + kk) % k
+                    packRow(dst, kk: kk, kc: kc, bc: bc, src: xb + ci * tin + c0 + tap * d, step: 1, lo: 0, hi: bc)
+                }
+                return
+            }
+            let ld = ldStage(nc), st = stage!
+            for ci in ciLo..<ciHi {
+                for r in 0..<s {
+                    let first = c0 * s + r  // x position of phase r, column 0
+                    let count = first < tin ? (tin - first + s - 1) / s : 0
+                    stageRow(st + ((ci - ciLo) * s + r) * ld, width: ld, src: xb + ci * tin + min(first, tin), step: s,
+                             count: count, alpha: alpha)
+                }
+            }
+            for kk in 0..<kc {
+                let ci = (rho0 + kk) / k, off = (rho0 + kk) % k * d
+                let phase = st + ((ci - ciLo) * s + off % s) * ld  // P[ci][(k·d) mod s][:]
+                packRow(dst, kk: kk, kc: kc, bc: bc, src: phase + off / s, step: 1, lo: 0, hi: bc)
+            }
+        }, store: .rows(y: yb, ldy: tout, accumulate: accumulate))
     }
-}
-
-/// ELU in place over a short row (no threading: called inside a worker).
-@inline(__always)
-func eluRowInPlace(_ p: UnsafeMutablePointer<Float>, _ n: Int, _ alpha: Float) {
-    var i = 0
-    while i + 8 <= n { store8(elu8(load8(p + i), alpha), p + i); i += 8 }
-    while i < n { p[i] = elu1(p[i], alpha); i += 1 }
 }
 
 /// Scalar reference for `conv1dForward`: the formula above in plain loops, accumulated in Double.

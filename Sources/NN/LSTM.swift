@@ -58,7 +58,7 @@ public struct LSTMLayerWeights: Sendable {
         self.biasIH = biasIH
         self.biasHH = biasHH
         packedIH = PackedConvWeights(rows: g, taps: 1, inChannels: inputSize,
-                                     weight: { row, _, k in weightIH[row * inputSize + k] },
+                                     weight: { row, k in weightIH[row * inputSize + k] },
                                      bias: { row in biasIH[row] + biasHH[row] })
         packedHH = PackedRecurrentWeights(weightHH, hiddenSize: hiddenSize)
     }
@@ -125,7 +125,7 @@ public func lstmLayerForward(out: UnsafeMutablePointer<Float>, h: UnsafeMutableP
         var t0 = 0
         while t0 < t {
             let tc = min(chunk, t - t0)
-            projectColumns(weights.packedIH, x: xb + t0, ldx: t, cols: tc, available: t - t0, out: gates, ldo: tc)
+            projectColumns(weights.packedIH, x: xb + t0, ldx: t, cols: tc, out: gates, ldo: tc)
             for step in 0..<tc {
                 hPrev.update(from: hb, count: hid)
                 let gCol = gates + step  // gates[:, step], row stride tc
@@ -144,26 +144,14 @@ public func lstmLayerForward(out: UnsafeMutablePointer<Float>, h: UnsafeMutableP
 }
 
 /// Input projection of `cols` steps: `out[row, j] = bias[row] + Σ_k W[row, k] · x[k, j]`, x with row
-/// stride `ldx` and `available` readable columns per row (≥ cols).
-func projectColumns(_ w: PackedConvWeights, x: UnsafePointer<Float>, ldx: Int, cols: Int, available: Int,
+/// stride `ldx`.
+func projectColumns(_ w: PackedConvWeights, x: UnsafePointer<Float>, ldx: Int, cols: Int,
                     out: UnsafeMutablePointer<Float>, ldo: Int) {
-    let cin = w.inChannels
-    let maxNC = max(tileCols, convBlockBudgetBytes / 4 / cin)
-    runConvCore(
-        weights: w, cols: cols, maxBlockCols: maxNC,
-        plan: { nc in (cin * nc, [0]) },
-        prepare: { c0, bc, nc, scratch in
-            let span = (bc + tileCols - 1) / tileCols * tileCols
-            if c0 + span <= available { return ConvBlockSource(base: x + c0, ld: ldx) }
-            let sp = scratch!
-            for k in 0..<cin {
-                let sRow = sp + k * nc, xRow = x + k * ldx + c0  // scratch[k, :], x[k, c0...]
-                sRow.update(from: xRow, count: bc)
-                (sRow + bc).update(repeating: 0, count: nc - bc)
-            }
-            return ConvBlockSource(base: sp, ld: nc)
-        },
-        store: .rows(y: out, ldy: ldo, accumulate: false))
+    runConvCore(weights: w, cols: cols, pack: { rho0, kc, c0, bc, _, dst, _ in
+        for kk in 0..<kc {
+            packRow(dst, kk: kk, kc: kc, bc: bc, src: x + (rho0 + kk) * ldx + c0, step: 1, lo: 0, hi: bc)
+        }
+    }, store: .rows(y: out, ldy: ldo, accumulate: false))
 }
 
 /// One step for units `16·jb ..< 16·jb + 16`: gates = packed W_hh · hPrev + projected input, then the cell.

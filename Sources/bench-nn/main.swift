@@ -4,11 +4,12 @@
 import Foundation
 import NN
 
-/// One benchmark case: a name, its FLOP count, and a closure that runs the kernel once.
+/// One benchmark case: a name, its FLOP count, and a closure that sets up the data (only when the case
+/// is selected) and returns the closure that runs the kernel once.
 struct Case {
     let name: String
     let flops: Double
-    let run: () -> Void
+    let setUp: () -> () -> Void
 }
 
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
@@ -57,34 +58,31 @@ final class Buffer {
 }
 
 var cases: [Case] = []
-var keep: [AnyObject] = []
 
 /// Conv1d at one layer: name, Cin, Cout, K, stride, dilation, output length (input length derived).
 func addConv(_ name: String, _ cin: Int, _ cout: Int, _ k: Int, stride: Int = 1, dilation: Int = 1, outLength: Int, elu: Bool = false) {
     let tin = (outLength - 1) * stride + dilation * (k - 1) + 1
     let shape = Conv1dShape(batch: 1, inChannels: cin, outChannels: cout, inLength: tin, kernelSize: k, stride: stride, dilation: dilation)
+    cases.append(Case(name: name, flops: 2 * Double(shape.multiplyAdds)) {
     let x = Buffer(randomFloats(shape.inputCount, seed: 1))
     let w = Buffer(randomFloats(shape.weightCount, seed: 2, scale: 1 / Float(cin * k).squareRoot()))
     let b = Buffer(randomFloats(cout, seed: 3, scale: 0.1))
     let y = Buffer(zeros: shape.outputCount)
     let packed = packConv1dWeights(w.p, bias: b.p, outChannels: cout, inChannels: cin, kernelSize: k)
-    keep += [x, w, b, y, packed]
-    cases.append(Case(name: name, flops: 2 * Double(shape.multiplyAdds)) {
-        conv1dForward(out: y.p, x: x.p, packed: packed, shape: shape, inputELU: elu ? 1 : nil)
+    return { conv1dForward(out: y.p, x: x.p, packed: packed, shape: shape, inputELU: elu ? 1 : nil); _ = (x, w, b, y) }
     })
 }
 
 /// ConvTranspose1d at one layer: Cin, Cout, K, stride, input length.
 func addConvTranspose(_ name: String, _ cin: Int, _ cout: Int, _ k: Int, stride: Int, inLength: Int, elu: Bool = false) {
     let shape = ConvTranspose1dShape(batch: 1, inChannels: cin, outChannels: cout, inLength: inLength, kernelSize: k, stride: stride)
+    cases.append(Case(name: name, flops: 2 * Double(shape.multiplyAdds)) {
     let x = Buffer(randomFloats(shape.inputCount, seed: 4))
     let w = Buffer(randomFloats(shape.weightCount, seed: 5, scale: 1 / Float(cin).squareRoot()))
     let b = Buffer(randomFloats(cout, seed: 6, scale: 0.1))
     let y = Buffer(zeros: shape.outputCount)
     let packed = packConvTranspose1dWeights(w.p, bias: b.p, inChannels: cin, outChannels: cout, kernelSize: k, stride: stride)
-    keep += [x, w, b, y, packed]
-    cases.append(Case(name: name, flops: 2 * Double(shape.multiplyAdds)) {
-        convTranspose1dForward(out: y.p, x: x.p, packed: packed, shape: shape, inputELU: elu ? 1 : nil)
+    return { convTranspose1dForward(out: y.p, x: x.p, packed: packed, shape: shape, inputELU: elu ? 1 : nil); _ = (x, w, b, y) }
     })
 }
 
@@ -111,6 +109,8 @@ addConv("dec.final 32->1 k7", 32, 1, 7, outLength: T, elu: true)
 // LSTM: 2 layers of 512 over the 750 frames.
 do {
     let h = 512, steps = T / 320
+    // 2 layers × steps × (input projection + recurrence), 2 FLOPs per multiply-add.
+    cases.append(Case(name: "lstm 2x512 T750", flops: 2 * 2 * Double(steps) * 2 * Double(4 * h * h)) {
     let layers = (0..<2).map { l in
         LSTMLayerWeights(inputSize: h, hiddenSize: h,
                          weightIH: randomFloats(4 * h * h, seed: 10 + UInt64(l), scale: 0.044),
@@ -120,21 +120,22 @@ do {
     }
     let lstm = LSTM(layers: layers)
     let x = Tensor(shape: [1, h, steps], data: randomFloats(h * steps, seed: 7))
-    // 2 layers × steps × (input projection + recurrence), 2 FLOPs per multiply-add.
-    cases.append(Case(name: "lstm 2x512 T750", flops: 2 * 2 * Double(steps) * 2 * Double(4 * h * h)) { _ = lstm(x) })
+    return { _ = lstm(x) }
+    })
 }
 
 // Elementwise and normalization at the widest activation.
 do {
     let n = 32 * T
-    let x = Buffer(randomFloats(n, seed: 8, scale: 3)), y = Buffer(zeros: n)
-    keep += [x, y]
-    cases.append(Case(name: "elu 32x240000", flops: Double(n)) { eluForward(out: y.p, x: x.p, count: n) })
-    let gamma = Buffer(randomFloats(32, seed: 9)), beta = Buffer(randomFloats(32, seed: 11))
-    keep += [gamma, beta]
-    let gshape = GroupNormShape(batch: 1, channels: 32, length: T, groups: 1)
+    cases.append(Case(name: "elu 32x240000", flops: Double(n)) {
+        let x = Buffer(randomFloats(n, seed: 8, scale: 3)), y = Buffer(zeros: n)
+        return { eluForward(out: y.p, x: x.p, count: n); _ = (x, y) }
+    })
     cases.append(Case(name: "groupnorm(1) 32x240000", flops: 5 * Double(n)) {
-        groupNormForward(out: y.p, x: x.p, weight: gamma.p, bias: beta.p, shape: gshape, eps: 1e-5)
+        let x = Buffer(randomFloats(n, seed: 8, scale: 3)), y = Buffer(zeros: n)
+        let gamma = Buffer(randomFloats(32, seed: 9)), beta = Buffer(randomFloats(32, seed: 11))
+        let gshape = GroupNormShape(batch: 1, channels: 32, length: T, groups: 1)
+        return { groupNormForward(out: y.p, x: x.p, weight: gamma.p, bias: beta.p, shape: gshape, eps: 1e-5); _ = (x, y, gamma, beta) }
     })
 }
 
@@ -149,8 +150,9 @@ if let t = args.first(where: { $0.hasPrefix("--threads=") }) {
 print(String(format: "%-34@ %8@ %10@ %9@", "kernel" as NSString, "threads" as NSString, "ms" as NSString, "GFLOP/s" as NSString))
 var totals: [Int: Double] = [:]
 for c in cases where filter == nil || c.name.contains(filter!) {
+    let run = c.setUp()
     for th in threadCounts {
-        let dt = Parallel.withThreads(th) { timeIt(c.run) }
+        let dt = Parallel.withThreads(th) { timeIt(run) }
         totals[th, default: 0] += dt
         print(String(format: "%-34@ %8d %10.2f %9.1f", c.name as NSString, th, dt * 1e3, c.flops / dt / 1e9))
         print("RESULT name=\(c.name.replacingOccurrences(of: " ", with: "_")) threads=\(th) ms=\(dt * 1e3) gflops=\(c.flops / dt / 1e9)")

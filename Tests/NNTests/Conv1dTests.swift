@@ -91,4 +91,18 @@ final class Conv1dTests: XCTestCase {
         XCTAssertEqual(z.data[0], Float(exp(-1.0) - 1), accuracy: 1e-7)
         XCTAssertEqual(z.data[1], 2)
     }
+
+    /// PyTorch F.conv1d (on F.elu(x) where the case says so); torch sums in another order (oneDNN), so
+    /// 1e-5 relative plus 1e-6 absolute for outputs near zero from cancellation.
+    func testMatchesPyTorchFixtures() throws {
+        let (f, cases) = try NNFixtures.group("conv1d")
+        for c in cases {
+            let w = f.tensor(c, "weight")!
+            let conv = Conv1d(weight: w, bias: f.tensor(c, "bias"), stride: c["stride"] as! Int, dilation: c["dilation"] as! Int)
+            let y = conv(f.tensor(c, "x")!, inputELU: (c["elu"] as! Bool) ? 1 : nil)
+            let want = f.tensor(c, "y")!
+            XCTAssertEqual(y.shape, want.shape)
+            if let m = closeness(y.data, want.data, rtol: 1e-5, atol: 1e-6) { XCTFail("\(c["y"]!): \(m)") }
+        }
+    }
 }
