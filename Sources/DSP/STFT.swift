@@ -89,7 +89,7 @@ public struct STFTConfig: Sendable, Equatable {
 ///
 /// Thread-safe. Plans come from the process-wide cache (created once per size). Frames are processed in
 /// fixed blocks of B (B depends only on n): each block's frames are windowed and transformed one by one
-/// into a frame-major block buffer, then written to the [bins, frames] output in cache-line tiles. Blocks
+/// into a frame-major block buffer, then written to the [bins, frames] output in SIMD tiles. Blocks
 /// are spread over `DSPThreads.threadCount` workers; every frame goes through the same arithmetic
 /// whichever worker runs it, so results do not depend on the thread count.
 public final class STFT: @unchecked Sendable {
@@ -285,21 +285,9 @@ public final class STFT: @unchecked Sendable {
         let outLength = max(0, end - start)
         let valid = max(0, min(end, full) - start)    // samples that come from frames; the rest are zeros
 
-        // Window envelope Σₜ w²[j − t·hop] on the kept samples, checked as torch does.
-        var envelope = [Float](repeating: 0, count: valid)
-        paddedWindow.withUnsafeBufferPointer { w in
-            envelope.withUnsafeMutableBufferPointer { env in
-                dspParallelFor(valid, minChunk: 4096) { range in
-                    for o in range {
-                        let j = start + o
-                        let tLo = j >= n ? (j - n) / hop + 1 : 0, tHi = min(N - 1, j / hop)
-                        var s: Float = 0
-                        if tLo <= tHi { for t in tLo...tHi { let v = w[j - t * hop]; s += v * v } }
-                        env[o] = s
-                    }
-                }
-            }
-        }
+        // Window envelope Σₜ w²[j − t·hop] on the kept samples, checked as torch does. Where every frame
+        // covering j exists (n−1 ≤ j < N·hop) it depends only on j mod hop: precompute those hop sums.
+        let envelope = windowEnvelope(frames: N, start: start, count: valid)
         if let bad = envelope.firstIndex(where: { abs($0) < 1e-11 }) {
             throw DSPError.windowEnvelopeVanishes(sample: bad, value: envelope[bad])
         }
@@ -312,14 +300,20 @@ public final class STFT: @unchecked Sendable {
         let plan = try FFTPlanCache.plan(size: n, howMany: 1, kind: .inverse)
         let rDist = FFTLayout.realDistance(n), cDist = FFTLayout.complexDistance(n)
         let scale: Float = (config.normalized ? Float(n).squareRoot() : 1) / Float(n)
-        var summed = [Float](repeating: 0, count: C * full)
+        var summed = [Float](unsafeUninitializedCapacity: C * full) { buffer, initialized in
+            adviseHugePages(buffer.baseAddress!, C * full)
+            buffer.baseAddress!.initialize(repeating: 0, count: C * full)
+            initialized = C * full
+        }
         spectrum.real.withUnsafeBufferPointer { rp in
             spectrum.imag.withUnsafeBufferPointer { ip in
                 paddedWindow.withUnsafeBufferPointer { wp in
                     summed.withUnsafeMutableBufferPointer { yp in
                         let re = rp.baseAddress!, im = ip.baseAddress!, y = yp.baseAddress!
                         // The window times the 1/n (and normalization) factor, applied once per sample.
-                        let w = (0..<n).map { wp[$0] * scale }
+                        let wScaled = AlignedFloats(count: n)
+                        for i in 0..<n { wScaled.pointer[i] = wp[i] * scale }
+                        let w = UnsafePointer(wScaled.pointer)
                         for parity in 0..<2 {
                             let phaseBlocks = (blocks - parity + 1) / 2
                             dspParallelFor(C * phaseBlocks) { range in
@@ -328,18 +322,8 @@ public final class STFT: @unchecked Sendable {
                                 for task in range {
                                     let c = task / phaseBlocks, b = 2 * (task % phaseBlocks) + parity
                                     let t0 = b * Bi, t1 = min(N, t0 + Bi), count = t1 - t0
-                                    // Columns t0..<t1 of the [F, N] planes → [count, F] interleaved
-                                    // (bin-outer, as in the forward kernel).
-                                    var reSrc = re + c * F * N + t0, imSrc = im + c * F * N + t0
-                                    for k in 0..<F {
-                                        var dst = spectra.pointer + 2 * k
-                                        for j in 0..<count {
-                                            dst[0] = reSrc[j]
-                                            dst[1] = imSrc[j]
-                                            dst += cDist
-                                        }
-                                        reSrc += N; imSrc += N
-                                    }
+                                    loadColumns(re + c * F * N + t0, imag: im + c * F * N + t0, rowStride: N,
+                                                count: count, bins: F, into: spectra.pointer, cDist: cDist)
                                     let yRow = y + c * full  // summed[c, :]
                                     for t in t0..<t1 {
                                         plan.inverse(spectra.pointer + (t - t0) * cDist, frame.pointer)
@@ -353,11 +337,96 @@ public final class STFT: @unchecked Sendable {
                 }
             }
         }
-        var out = [Float](repeating: 0, count: C * outLength)
-        for c in 0..<C {
-            for o in 0..<valid { out[c * outLength + o] = summed[c * full + start + o] / envelope[o] }
+        // out[c, o] = summed[c, start + o] / envelope[o] for the kept samples, zeros past the last frame.
+        return [Float](unsafeUninitializedCapacity: C * outLength) { out, initialized in
+            initialized = C * outLength
+            guard C * outLength > 0 else { return }
+            adviseHugePages(out.baseAddress!, C * outLength)
+            summed.withUnsafeBufferPointer { sp in
+                envelope.withUnsafeBufferPointer { ep in
+                    for c in 0..<C {
+                        let src = sp.baseAddress! + c * full + start, dst = out.baseAddress! + c * outLength
+                        for o in 0..<valid { dst[o] = src[o] / ep[o] }
+                        (dst + valid).initialize(repeating: 0, count: outLength - valid)
+                    }
+                }
+            }
         }
-        return out
+    }
+
+    /// Σₜ w²[j − t·hop] over the frames t = 0…frames−1 that cover j, for j = start ..< start + count,
+    /// summed in increasing t as torch's overlap-add does.
+    private func windowEnvelope(frames N: Int, start: Int, count: Int) -> [Float] {
+        let n = config.fftSize, hop = config.hopLength, w = paddedWindow
+        func direct(_ j: Int) -> Float {
+            let tLo = j >= n ? (j - n) / hop + 1 : 0, tHi = min(N - 1, j / hop)
+            var s: Float = 0
+            if tLo <= tHi { for t in tLo...tHi { let v = w[j - t * hop]; s += v * v } }
+            return s
+        }
+        // periodic[r] = Σ w²[i] over i ≡ r (mod hop), i < n, in decreasing i (= increasing t).
+        var periodic = [Float](repeating: 0, count: hop)
+        for r in 0..<min(hop, n) {
+            var i = r + ((n - 1 - r) / hop) * hop
+            var s: Float = 0
+            while i >= 0 { s += w[i] * w[i]; i -= hop }
+            periodic[r] = s
+        }
+        var env = [Float](repeating: 0, count: count)
+        // Kept samples j = start + o: direct sums before and after the interior [n−1, N·hop), periodic inside.
+        let lo = min(count, max(0, n - 1 - start)), hi = max(lo, min(count, N * hop - start))
+        for o in 0..<lo { env[o] = direct(start + o) }
+        for o in hi..<count { env[o] = direct(start + o) }
+        env.withUnsafeMutableBufferPointer { e in
+            periodic.withUnsafeBufferPointer { p in
+                var o = lo, r = (start + lo) % hop
+                while o < hi {
+                    let run = min(hop - r, hi - o)  // up to the end of this period
+                    (e.baseAddress! + o).update(from: p.baseAddress! + r, count: run)
+                    o += run; r = 0
+                }
+            }
+        }
+        return env
+    }
+
+    /// Inverse of `storeColumns`: columns 0..<count of the planes real/imag [bins, rowStride] into `count`
+    /// interleaved spectra at dst + j·cDist, 4 frames × 2 bins at a time through a register transpose.
+    @inline(__always)
+    private func loadColumns(_ real: UnsafePointer<Float>, imag: UnsafePointer<Float>, rowStride N: Int, count: Int,
+                             bins F: Int, into dst: UnsafeMutablePointer<Float>, cDist: Int) {
+        let raw = UnsafeMutableRawPointer(dst)
+        var k = 0
+        while k + 1 < F {
+            let re0 = UnsafeRawPointer(real + k * N), im0 = UnsafeRawPointer(imag + k * N)
+            let re1 = UnsafeRawPointer(real + (k + 1) * N), im1 = UnsafeRawPointer(imag + (k + 1) * N)
+            var j = 0
+            while j + 3 < count {
+                let a = re0.loadUnaligned(fromByteOffset: 4 * j, as: SIMD4<Float>.self)   // re_k, frames j…j+3
+                let b = im0.loadUnaligned(fromByteOffset: 4 * j, as: SIMD4<Float>.self)
+                let c = re1.loadUnaligned(fromByteOffset: 4 * j, as: SIMD4<Float>.self)
+                let d = im1.loadUnaligned(fromByteOffset: 4 * j, as: SIMD4<Float>.self)
+                let base = 4 * (j * cDist + 2 * k)
+                raw.storeBytes(of: SIMD4(a[0], b[0], c[0], d[0]), toByteOffset: base, as: SIMD4<Float>.self)
+                raw.storeBytes(of: SIMD4(a[1], b[1], c[1], d[1]), toByteOffset: base + 4 * cDist, as: SIMD4<Float>.self)
+                raw.storeBytes(of: SIMD4(a[2], b[2], c[2], d[2]), toByteOffset: base + 8 * cDist, as: SIMD4<Float>.self)
+                raw.storeBytes(of: SIMD4(a[3], b[3], c[3], d[3]), toByteOffset: base + 12 * cDist, as: SIMD4<Float>.self)
+                j += 4
+            }
+            while j < count {
+                let p = dst + j * cDist + 2 * k
+                p[0] = real[k * N + j]; p[1] = imag[k * N + j]
+                p[2] = real[(k + 1) * N + j]; p[3] = imag[(k + 1) * N + j]
+                j += 1
+            }
+            k += 2
+        }
+        if k < F {
+            for j in 0..<count {
+                let p = dst + j * cDist + 2 * k
+                p[0] = real[k * N + j]; p[1] = imag[k * N + j]
+            }
+        }
     }
 
     /// Scalar reference for tests: the same STFT by direct DFT in Double (O(N·n·F)); returns real and

@@ -83,26 +83,32 @@ do {
                 spec = try stft.forward(signal)
                 best = min(best, now() - t0); bestCPU = min(bestCPU, cpuNow() - c0)
             }
-            var bestInverse = Double.nan
+            var bestInverse = Double.nan, bestInverseCPU = Double.nan
             if inverse {
                 _ = try stft.inverse(spec, length: signal.count)
-                bestInverse = .infinity
+                bestInverse = .infinity; bestInverseCPU = .infinity
                 for _ in 0..<max(1, repeats) {
-                    let t0 = now()
+                    let t0 = now(), c0 = cpuNow()
                     _ = try stft.inverse(spec, length: signal.count)
-                    bestInverse = min(bestInverse, now() - t0)
+                    bestInverse = min(bestInverse, now() - t0); bestInverseCPU = min(bestInverseCPU, cpuNow() - c0)
                 }
             }
             if json {
                 var line = "{\"impl\": \"NeuralCodec DSP STFT\", \"threads\": \(threads), \"frames\": \(frames), "
                     + "\"seconds\": \(best), \"cpu_seconds\": \(bestCPU), \"frames_per_second\": \(Double(frames) / best), "
                     + "\"planning_seconds\": \(planSeconds)"
-                if inverse { line += ", \"inverse_seconds\": \(bestInverse), \"inverse_frames_per_second\": \(Double(frames) / bestInverse)" }
+                if inverse {
+                    line += ", \"inverse_seconds\": \(bestInverse), \"inverse_cpu_seconds\": \(bestInverseCPU), "
+                        + "\"inverse_frames_per_second\": \(Double(frames) / bestInverse)"
+                }
                 print(line + "}")
             } else {
                 var line = "threads \(threads): forward \(String(format: "%.4f", best)) s (CPU \(String(format: "%.4f", bestCPU)) s), "
                     + "\(String(format: "%.0f", Double(frames) / best)) frames/s"
-                if inverse { line += "; inverse \(String(format: "%.4f", bestInverse)) s, \(String(format: "%.0f", Double(frames) / bestInverse)) frames/s" }
+                if inverse {
+                    line += "; inverse \(String(format: "%.4f", bestInverse)) s (CPU \(String(format: "%.4f", bestInverseCPU)) s), "
+                        + "\(String(format: "%.0f", Double(frames) / bestInverse)) frames/s"
+                }
                 print(line)
             }
         }
