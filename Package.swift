@@ -60,6 +60,7 @@ let package = Package(
 
         // MARK: Benchmarks (one executable per area, outside the test suite)
         .executableTarget(name: "bench-nn", dependencies: ["NN"]),
+        .executableTarget(name: "bench-dsp", dependencies: ["DSP"], swiftSettings: fastMath),
 
         // MARK: Test support and tests
         .target(name: "TestSupport"),

@@ -45,3 +45,17 @@ func dspParallelFor(_ count: Int, minChunk: Int = 1, _ body: (Range<Int>) -> Voi
         }
     }
 }
+
+/// Asks the kernel to back a large, not yet touched buffer of `count` floats with transparent huge
+/// pages (Linux, where THP is in `madvise` mode): first-touch page faults then cost ~5× less, which is
+/// a large share of an STFT's time on long signals. A no-op elsewhere or for buffers under 4 MB.
+func adviseHugePages(_ pointer: UnsafeMutablePointer<Float>, _ count: Int) {
+    #if os(Linux)
+    let bytes = count * MemoryLayout<Float>.stride
+    guard bytes >= 4 << 20 else { return }
+    let huge = 2 << 20
+    let lo = (Int(bitPattern: pointer) + huge - 1) & ~(huge - 1)
+    let hi = (Int(bitPattern: pointer) + bytes) & ~(huge - 1)
+    if hi > lo { _ = madvise(UnsafeMutableRawPointer(bitPattern: lo), hi - lo, 14 /* MADV_HUGEPAGE */) }
+    #endif
+}

@@ -50,9 +50,11 @@ final class AlignedFloats {
     deinit { fftwf_free(pointer) }
 }
 
-/// One FFTW plan: `howMany` real transforms of length `size`, contiguous (distance `size` between real
-/// frames, `size/2+1` between complex frames, interleaved re/im). Owns the fftwf_plan; destroys it in
-/// deinit under the planner lock. Execution is thread-safe on distinct buffers (new-array API).
+/// One FFTW plan: `howMany` real transforms of length `size`, frame j's real samples at
+/// j·realDistance + [0, size) and its spectrum as interleaved re/im floats at j·complexDistance +
+/// [0, 2·(size/2+1)). Distances are rounded up to 16 floats (64 bytes) by `FFTLayout`, so every frame
+/// starts at the buffer's alignment. Owns the fftwf_plan; destroys it in deinit under the planner lock.
+/// Execution is thread-safe on distinct buffers (new-array API).
 final class FFTPlan: @unchecked Sendable {
     enum Kind: Hashable, CustomStringConvertible {
         case forward   // r2c
@@ -65,6 +67,8 @@ final class FFTPlan: @unchecked Sendable {
         let howMany: Int
         let kind: Kind
         let rigor: FFTPlanningRigor
+        var realDistance: Int { FFTLayout.realDistance(size) }
+        var complexDistance: Int { FFTLayout.complexDistance(size) }
     }
 
     let key: Key
@@ -74,10 +78,11 @@ final class FFTPlan: @unchecked Sendable {
     /// Creates the plan. Call with `FFTPlanCache.lock` held (FFTW's planner is not thread-safe).
     fileprivate init(key: Key) throws {
         self.key = key
-        let n = key.size, bins = n / 2 + 1
+        let n = key.size
+        let rDist = Int32(key.realDistance), cDist = Int32(key.complexDistance / 2)  // in complex elements
         // Planning with FFTW_MEASURE overwrites the arrays, so plan on scratch buffers.
-        let real = AlignedFloats(count: n * key.howMany)
-        let complex = AlignedFloats(count: 2 * bins * key.howMany)
+        let real = AlignedFloats(count: key.realDistance * key.howMany)
+        let complex = AlignedFloats(count: key.complexDistance * key.howMany)
         let flags = key.rigor == .measure ? fftwMeasure : fftwEstimate
         var dims = [Int32(n)]
         let cplx = UnsafeMutableRawPointer(complex.pointer).assumingMemoryBound(to: fftwf_complex.self)
@@ -85,12 +90,12 @@ final class FFTPlan: @unchecked Sendable {
             switch key.kind {
             case .forward:
                 return fftwf_plan_many_dft_r2c(1, d.baseAddress, Int32(key.howMany),
-                                               real.pointer, nil, 1, Int32(n),
-                                               cplx, nil, 1, Int32(bins), flags)
+                                               real.pointer, nil, 1, rDist,
+                                               cplx, nil, 1, cDist, flags)
             case .inverse:
                 return fftwf_plan_many_dft_c2r(1, d.baseAddress, Int32(key.howMany),
-                                               cplx, nil, 1, Int32(bins),
-                                               real.pointer, nil, 1, Int32(n), flags)
+                                               cplx, nil, 1, cDist,
+                                               real.pointer, nil, 1, rDist, flags)
             }
         }
         guard let made else {
@@ -106,8 +111,8 @@ final class FFTPlan: @unchecked Sendable {
         FFTPlanCache.lock.unlock()
     }
 
-    /// r2c: `real` holds howMany·size floats, `complex` receives howMany·(size/2+1) interleaved pairs.
-    /// Both must come from `AlignedFloats` (or be offset from one by a multiple of 16 floats).
+    /// r2c: `real` holds howMany frames, `complex` receives howMany spectra (layout above). Both must
+    /// start at an `AlignedFloats` base or a multiple of 16 floats from one.
     @inline(__always)
     func forward(_ real: UnsafeMutablePointer<Float>, _ complex: UnsafeMutablePointer<Float>) {
         precondition(key.kind == .forward, "FFTPlan.forward on a c2r plan")
@@ -127,6 +132,15 @@ final class FFTPlan: @unchecked Sendable {
                               UnsafeMutableRawPointer(complex).assumingMemoryBound(to: fftwf_complex.self),
                               real)
     }
+}
+
+/// Frame layout in batched buffers: distances between frames rounded up to 16 floats (64 bytes, a
+/// cache line) so that every frame has the alignment of the buffer's base.
+enum FFTLayout {
+    /// Floats between consecutive real frames of length n.
+    static func realDistance(_ n: Int) -> Int { (n + 15) & ~15 }
+    /// Floats between consecutive interleaved spectra of n/2 + 1 bins.
+    static func complexDistance(_ n: Int) -> Int { (2 * (n / 2 + 1) + 15) & ~15 }
 }
 
 /// The process-wide plan cache: one plan per (size, batch, direction, rigor), created on first use under

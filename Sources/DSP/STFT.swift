@@ -1,5 +1,5 @@
 // STFT and inverse STFT with the conventions of torch.stft / torch.istft, batched over channels, on
-// batched FFTW plans with frame blocks spread over threads.
+// cached FFTW plans with fixed frame blocks spread over threads.
 // Legend: C channels, T samples per channel, n FFT size, F = n/2+1 bins, N frames, B frames per block.
 import Foundation
 
@@ -76,7 +76,7 @@ public struct STFTConfig: Sendable, Equatable {
     }
 }
 
-/// Short-time Fourier transform and its inverse, bit-for-bit the conventions of `torch.stft` /
+/// Short-time Fourier transform and its inverse, with the conventions of `torch.stft` /
 /// `torch.istft` (onesided, complex output `[bins, frames]` per channel).
 ///
 /// Forward, for channel c, frame t and bin k (xₚ = x padded by n/2 when centered, w = window zero-padded
@@ -87,21 +87,22 @@ public struct STFTConfig: Sendable, Equatable {
 /// then trimmed by n/2 at the start when centered, and to `length` (zero-padded past the last frame) or,
 /// without `length`, by n/2 at the end when centered.
 ///
-/// Thread-safe. Plans come from the process-wide cache (created once per size); frames are transformed
-/// in fixed blocks of B by one batched plan, blocks spread over `DSPThreads.threadCount` workers, so the
-/// result does not depend on the thread count.
+/// Thread-safe. Plans come from the process-wide cache (created once per size). Frames are processed in
+/// fixed blocks of B (B depends only on n): each block's frames are windowed and transformed one by one
+/// into a frame-major block buffer, then written to the [bins, frames] output in SIMD tiles. Blocks
+/// are spread over `DSPThreads.threadCount` workers; every frame goes through the same arithmetic
+/// whichever worker runs it, so results do not depend on the thread count.
 public final class STFT: @unchecked Sendable {
     public let config: STFTConfig
     /// The window zero-padded to n, centered as torch pads it.
     public let paddedWindow: [Float]
     /// Nonzero span of `paddedWindow`: [windowStart, windowStart + windowLength).
     let windowStart: Int
-    /// Frames per batched FFT call (fixed per n, so block boundaries never depend on threads).
+    /// Frames per block (fixed per n, so block boundaries never depend on threads).
     let blockFrames: Int
-    private let blockPlan: FFTPlan
-    private let singlePlan: FFTPlan
+    private let forwardPlan: FFTPlan
 
-    /// Validates the configuration and plans the forward transforms (inverse plans on first use).
+    /// Validates the configuration and plans the forward transform (the inverse plans on first use).
     public init(_ config: STFTConfig) throws {
         try config.validate()
         self.config = config
@@ -110,11 +111,10 @@ public final class STFT: @unchecked Sendable {
         var w = [Float](repeating: 0, count: n)
         for i in 0..<config.windowLength { w[windowStart + i] = config.window[i] }
         paddedWindow = w
-        // About 32k input floats per block (128 KB): large enough to amortize plan calls, small enough
-        // to stay in L2 with its output.
-        blockFrames = min(64, max(1, 32768 / n))
-        blockPlan = try FFTPlanCache.plan(size: n, howMany: blockFrames, kind: .forward)
-        singlePlan = try FFTPlanCache.plan(size: n, howMany: 1, kind: .forward)
+        // A block's spectra take about 256 KB: a quarter of L2, while the output tiles written from it
+        // are 2 planes × 8 bins × B frames.
+        blockFrames = max(8, min(256, 65536 / FFTLayout.complexDistance(n)))
+        forwardPlan = try FFTPlanCache.plan(size: n, howMany: 1, kind: .forward)
     }
 
     /// Convenience: `STFT(STFTConfig(fftSize:hopLength:windowLength:…))`.
@@ -141,45 +141,51 @@ public final class STFT: @unchecked Sendable {
 
     /// STFT of `signal`, laid out `[channels, T]` row-major. Returns `[channels, n/2+1, N]`.
     public func forward(_ signal: [Float], channels: Int = 1) throws -> ComplexSpectrogram {
-        guard channels >= 1, signal.count % channels == 0 else {
-            throw DSPError.shapeMismatch(what: "STFT input", expected: "[\(channels), T] samples",
+        guard channels >= 1, signal.count % channels == 0, !signal.isEmpty else {
+            throw DSPError.shapeMismatch(what: "STFT input", expected: "[\(channels), T] samples with T ≥ 1",
                                          actual: "\(signal.count) samples")
         }
         let length = signal.count / channels
         let frames = try frameCount(signalLength: length)
         let bins = config.binCount
-        var re = [Float](repeating: 0, count: channels * bins * frames)
-        var im = re
-        signal.withUnsafeBufferPointer { x in
-            re.withUnsafeMutableBufferPointer { reOut in
-                im.withUnsafeMutableBufferPointer { imOut in
+        // Every element is written by the kernel, so the (large) outputs are not zero-filled first.
+        let count = channels * bins * frames
+        var im = [Float]()
+        let re = [Float](unsafeUninitializedCapacity: count) { reOut, reCount in
+            im = [Float](unsafeUninitializedCapacity: count) { imOut, imCount in
+                adviseHugePages(reOut.baseAddress!, count)
+                adviseHugePages(imOut.baseAddress!, count)
+                signal.withUnsafeBufferPointer { x in
                     forwardKernel(x.baseAddress!, channels: channels, length: length, frames: frames,
                                   real: reOut.baseAddress!, imag: imOut.baseAddress!)
                 }
+                imCount = count
             }
+            reCount = count
         }
         return ComplexSpectrogram(uncheckedChannels: channels, bins: bins, frames: frames, real: re, imag: im)
     }
 
     /// Forward kernel: x [C, T] → real, imag [C, F, N]. Tasks are (channel, block) pairs; each worker
-    /// owns aligned scratch of B frames and writes only its blocks' columns.
+    /// owns aligned scratch (one frame, one block of spectra) and writes only its blocks' columns.
     private func forwardKernel(_ x: UnsafePointer<Float>, channels C: Int, length T: Int, frames N: Int,
                                real: UnsafeMutablePointer<Float>, imag: UnsafeMutablePointer<Float>) {
         let n = config.fftSize, F = config.binCount, hop = config.hopLength, pad = config.padding
         let B = blockFrames, blocks = (N + B - 1) / B
+        let rDist = FFTLayout.realDistance(n), cDist = FFTLayout.complexDistance(n)
         let w0 = windowStart, wl = config.windowLength
         let scale: Float = config.normalized ? 1 / Float(n).squareRoot() : 1
         let reflect = config.padMode == .reflect
         paddedWindow.withUnsafeBufferPointer { wp in
             let win = wp.baseAddress! + w0  // the nonzero span
             dspParallelFor(C * blocks) { tasks in
-                let frameIn = AlignedFloats(count: B * n)          // zero outside the window span, forever
-                let spectrum = AlignedFloats(count: 2 * B * F)
+                // Frames are zero outside the window span, forever: only the span is ever written.
+                let frame = AlignedFloats(count: rDist)
+                let spectra = AlignedFloats(count: B * cDist)  // [B, cDist] interleaved
                 for task in tasks {
                     let c = task / blocks, t0 = (task % blocks) * B, t1 = min(N, t0 + B)
                     let xRow = x + c * T  // x[c, :]
-                    let reRow = real + c * F * N, imRow = imag + c * F * N
-                    // Windowed frame t into dst[0..<n] (only the window span is written; the rest stays 0).
+                    // Windowed frame t into frame[0..<n].
                     func fill(_ t: Int, _ frame: UnsafeMutablePointer<Float>) {
                         let dst = frame + w0
                         let s0 = t * hop - pad + w0  // signal index of the window's first sample
@@ -201,31 +207,57 @@ public final class STFT: @unchecked Sendable {
                             }
                         }
                     }
-                    // Spectra of frames t0..<t0+count, interleaved [count, F], into columns of [F, N].
-                    func store(_ spec: UnsafeMutablePointer<Float>, from t0: Int, count: Int) {
-                        for k in 0..<F {
-                            let reDst = reRow + k * N + t0, imDst = imRow + k * N + t0
-                            var src = spec + 2 * k
-                            for j in 0..<count {
-                                reDst[j] = src[0] * scale
-                                imDst[j] = src[1] * scale
-                                src += 2 * F
-                            }
-                        }
+                    // One frame at a time through the single-transform plan: the frame stays in L1
+                    // between windowing and FFT (measured faster here than one plan_many call per block).
+                    for t in t0..<t1 {
+                        fill(t, frame.pointer)
+                        forwardPlan.forward(frame.pointer, spectra.pointer + (t - t0) * cDist)
                     }
-                    if t1 - t0 == B {
-                        for t in t0..<t1 { fill(t, frameIn.pointer + (t - t0) * n) }
-                        blockPlan.forward(frameIn.pointer, spectrum.pointer)
-                        store(spectrum.pointer, from: t0, count: B)
-                    } else {
-                        // The last, partial block: frame by frame at the buffers' aligned starts.
-                        for t in t0..<t1 {
-                            fill(t, frameIn.pointer)
-                            singlePlan.forward(frameIn.pointer, spectrum.pointer)
-                            store(spectrum.pointer, from: t, count: 1)
-                        }
-                    }
+                    storeColumns(spectra.pointer, cDist: cDist, count: t1 - t0, bins: F, scale: scale,
+                                 real: real + c * F * N + t0, imag: imag + c * F * N + t0, rowStride: N)
                 }
+            }
+        }
+    }
+
+    /// Writes `count` interleaved spectra (spectrum j at src + j·cDist, bins × (re, im)) times `scale` into
+    /// columns 0..<count of the planes real/imag [bins, rowStride]. 4 frames × 2 bins at a time: four
+    /// 16-byte loads, a 4×4 register transpose, four 16-byte stores; the spectrum lines read for a bin pair
+    /// stay in L1 for the next three pairs.
+    @inline(__always)
+    private func storeColumns(_ src: UnsafeMutablePointer<Float>, cDist: Int, count: Int, bins F: Int, scale: Float,
+                              real: UnsafeMutablePointer<Float>, imag: UnsafeMutablePointer<Float>, rowStride N: Int) {
+        let s4 = SIMD4<Float>(repeating: scale)
+        let raw = UnsafeRawPointer(src)
+        var k = 0
+        while k + 1 < F {
+            let re0 = UnsafeMutableRawPointer(real + k * N), im0 = UnsafeMutableRawPointer(imag + k * N)
+            let re1 = UnsafeMutableRawPointer(real + (k + 1) * N), im1 = UnsafeMutableRawPointer(imag + (k + 1) * N)
+            var j = 0
+            while j + 3 < count {
+                let base = 4 * (j * cDist + 2 * k)
+                let a = raw.loadUnaligned(fromByteOffset: base, as: SIMD4<Float>.self)            // frame j
+                let b = raw.loadUnaligned(fromByteOffset: base + 4 * cDist, as: SIMD4<Float>.self)
+                let c = raw.loadUnaligned(fromByteOffset: base + 8 * cDist, as: SIMD4<Float>.self)
+                let d = raw.loadUnaligned(fromByteOffset: base + 12 * cDist, as: SIMD4<Float>.self)
+                re0.storeBytes(of: SIMD4(a[0], b[0], c[0], d[0]) * s4, toByteOffset: 4 * j, as: SIMD4<Float>.self)
+                im0.storeBytes(of: SIMD4(a[1], b[1], c[1], d[1]) * s4, toByteOffset: 4 * j, as: SIMD4<Float>.self)
+                re1.storeBytes(of: SIMD4(a[2], b[2], c[2], d[2]) * s4, toByteOffset: 4 * j, as: SIMD4<Float>.self)
+                im1.storeBytes(of: SIMD4(a[3], b[3], c[3], d[3]) * s4, toByteOffset: 4 * j, as: SIMD4<Float>.self)
+                j += 4
+            }
+            while j < count {
+                let p = src + j * cDist + 2 * k
+                real[k * N + j] = p[0] * scale; imag[k * N + j] = p[1] * scale
+                real[(k + 1) * N + j] = p[2] * scale; imag[(k + 1) * N + j] = p[3] * scale
+                j += 1
+            }
+            k += 2
+        }
+        if k < F {  // odd bin count: the last bin alone
+            for j in 0..<count {
+                let p = src + j * cDist + 2 * k
+                real[k * N + j] = p[0] * scale; imag[k * N + j] = p[1] * scale
             }
         }
     }
@@ -253,71 +285,50 @@ public final class STFT: @unchecked Sendable {
         let outLength = max(0, end - start)
         let valid = max(0, min(end, full) - start)    // samples that come from frames; the rest are zeros
 
-        // Window envelope Σₜ w²[j − t·hop] on the kept samples, checked as torch does.
-        var envelope = [Float](repeating: 0, count: valid)
-        paddedWindow.withUnsafeBufferPointer { w in
-            envelope.withUnsafeMutableBufferPointer { env in
-                dspParallelFor(valid, minChunk: 4096) { range in
-                    for o in range {
-                        let j = start + o
-                        let tLo = j >= n ? (j - n) / hop + 1 : 0, tHi = min(N - 1, j / hop)
-                        var s: Float = 0
-                        if tLo <= tHi { for t in tLo...tHi { let v = w[j - t * hop]; s += v * v } }
-                        env[o] = s
-                    }
-                }
-            }
-        }
+        // Window envelope Σₜ w²[j − t·hop] on the kept samples, checked as torch does. Where every frame
+        // covering j exists (n−1 ≤ j < N·hop) it depends only on j mod hop: precompute those hop sums.
+        let envelope = windowEnvelope(frames: N, start: start, count: valid)
         if let bad = envelope.firstIndex(where: { abs($0) < 1e-11 }) {
             throw DSPError.windowEnvelopeVanishes(sample: bad, value: envelope[bad])
         }
 
-        // Blocks of Bi frames; Bi ≥ ⌈n/hop⌉ so that blocks i and i+2 never touch the same sample. Even
+        // Blocks of Bi frames, Bi ≥ ⌈n/hop⌉ so that blocks i and i+2 never touch the same sample. Even
         // blocks overlap-add first (in parallel), then odd blocks: race-free, and the summation order of
         // every sample is fixed whatever the thread count.
         let Bi = max(blockFrames, (n + hop - 1) / hop)
         let blocks = (N + Bi - 1) / Bi
-        let blockPlan = try FFTPlanCache.plan(size: n, howMany: Bi, kind: .inverse)
-        let singlePlan = try FFTPlanCache.plan(size: n, howMany: 1, kind: .inverse)
+        let plan = try FFTPlanCache.plan(size: n, howMany: 1, kind: .inverse)
+        let rDist = FFTLayout.realDistance(n), cDist = FFTLayout.complexDistance(n)
         let scale: Float = (config.normalized ? Float(n).squareRoot() : 1) / Float(n)
-        var summed = [Float](repeating: 0, count: C * full)
+        var summed = [Float](unsafeUninitializedCapacity: C * full) { buffer, initialized in
+            adviseHugePages(buffer.baseAddress!, C * full)
+            buffer.baseAddress!.initialize(repeating: 0, count: C * full)
+            initialized = C * full
+        }
         spectrum.real.withUnsafeBufferPointer { rp in
             spectrum.imag.withUnsafeBufferPointer { ip in
                 paddedWindow.withUnsafeBufferPointer { wp in
                     summed.withUnsafeMutableBufferPointer { yp in
-                        let re = rp.baseAddress!, im = ip.baseAddress!, w = wp.baseAddress!, y = yp.baseAddress!
+                        let re = rp.baseAddress!, im = ip.baseAddress!, y = yp.baseAddress!
+                        // The window times the 1/n (and normalization) factor, applied once per sample.
+                        let wScaled = AlignedFloats(count: n)
+                        for i in 0..<n { wScaled.pointer[i] = wp[i] * scale }
+                        let w = UnsafePointer(wScaled.pointer)
                         for parity in 0..<2 {
                             let phaseBlocks = (blocks - parity + 1) / 2
-                            let tasks = C * phaseBlocks
-                            dspParallelFor(tasks) { range in
-                                let spec = AlignedFloats(count: 2 * Bi * F)
-                                let frameOut = AlignedFloats(count: Bi * n)
+                            dspParallelFor(C * phaseBlocks) { range in
+                                let spectra = AlignedFloats(count: Bi * cDist)  // [Bi, cDist] interleaved
+                                let frame = AlignedFloats(count: rDist)
                                 for task in range {
                                     let c = task / phaseBlocks, b = 2 * (task % phaseBlocks) + parity
-                                    let t0 = b * Bi, t1 = min(N, t0 + Bi)
-                                    let reRow = re + c * F * N, imRow = im + c * F * N
+                                    let t0 = b * Bi, t1 = min(N, t0 + Bi), count = t1 - t0
+                                    loadColumns(re + c * F * N + t0, imag: im + c * F * N + t0, rowStride: N,
+                                                count: count, bins: F, into: spectra.pointer, cDist: cDist)
                                     let yRow = y + c * full  // summed[c, :]
-                                    // Column t of [F, N] into dst as F interleaved pairs.
-                                    func load(_ t: Int, _ dst: UnsafeMutablePointer<Float>) {
-                                        for k in 0..<F {
-                                            dst[2 * k] = reRow[k * N + t]
-                                            dst[2 * k + 1] = imRow[k * N + t]
-                                        }
-                                    }
-                                    func overlapAdd(_ src: UnsafeMutablePointer<Float>, frame t: Int) {
-                                        let dst = yRow + t * hop
-                                        for i in 0..<n { dst[i] += src[i] * scale * w[i] }
-                                    }
-                                    if t1 - t0 == Bi {
-                                        for t in t0..<t1 { load(t, spec.pointer + 2 * (t - t0) * F) }
-                                        blockPlan.inverse(spec.pointer, frameOut.pointer)
-                                        for t in t0..<t1 { overlapAdd(frameOut.pointer + (t - t0) * n, frame: t) }
-                                    } else {
-                                        for t in t0..<t1 {
-                                            load(t, spec.pointer)
-                                            singlePlan.inverse(spec.pointer, frameOut.pointer)
-                                            overlapAdd(frameOut.pointer, frame: t)
-                                        }
+                                    for t in t0..<t1 {
+                                        plan.inverse(spectra.pointer + (t - t0) * cDist, frame.pointer)
+                                        let src = frame.pointer, dst = yRow + t * hop
+                                        for i in 0..<n { dst[i] += src[i] * w[i] }
                                     }
                                 }
                             }
@@ -326,11 +337,96 @@ public final class STFT: @unchecked Sendable {
                 }
             }
         }
-        var out = [Float](repeating: 0, count: C * outLength)
-        for c in 0..<C {
-            for o in 0..<valid { out[c * outLength + o] = summed[c * full + start + o] / envelope[o] }
+        // out[c, o] = summed[c, start + o] / envelope[o] for the kept samples, zeros past the last frame.
+        return [Float](unsafeUninitializedCapacity: C * outLength) { out, initialized in
+            initialized = C * outLength
+            guard C * outLength > 0 else { return }
+            adviseHugePages(out.baseAddress!, C * outLength)
+            summed.withUnsafeBufferPointer { sp in
+                envelope.withUnsafeBufferPointer { ep in
+                    for c in 0..<C {
+                        let src = sp.baseAddress! + c * full + start, dst = out.baseAddress! + c * outLength
+                        for o in 0..<valid { dst[o] = src[o] / ep[o] }
+                        (dst + valid).initialize(repeating: 0, count: outLength - valid)
+                    }
+                }
+            }
         }
-        return out
+    }
+
+    /// Σₜ w²[j − t·hop] over the frames t = 0…frames−1 that cover j, for j = start ..< start + count,
+    /// summed in increasing t as torch's overlap-add does.
+    private func windowEnvelope(frames N: Int, start: Int, count: Int) -> [Float] {
+        let n = config.fftSize, hop = config.hopLength, w = paddedWindow
+        func direct(_ j: Int) -> Float {
+            let tLo = j >= n ? (j - n) / hop + 1 : 0, tHi = min(N - 1, j / hop)
+            var s: Float = 0
+            if tLo <= tHi { for t in tLo...tHi { let v = w[j - t * hop]; s += v * v } }
+            return s
+        }
+        // periodic[r] = Σ w²[i] over i ≡ r (mod hop), i < n, in decreasing i (= increasing t).
+        var periodic = [Float](repeating: 0, count: hop)
+        for r in 0..<min(hop, n) {
+            var i = r + ((n - 1 - r) / hop) * hop
+            var s: Float = 0
+            while i >= 0 { s += w[i] * w[i]; i -= hop }
+            periodic[r] = s
+        }
+        var env = [Float](repeating: 0, count: count)
+        // Kept samples j = start + o: direct sums before and after the interior [n−1, N·hop), periodic inside.
+        let lo = min(count, max(0, n - 1 - start)), hi = max(lo, min(count, N * hop - start))
+        for o in 0..<lo { env[o] = direct(start + o) }
+        for o in hi..<count { env[o] = direct(start + o) }
+        env.withUnsafeMutableBufferPointer { e in
+            periodic.withUnsafeBufferPointer { p in
+                var o = lo, r = (start + lo) % hop
+                while o < hi {
+                    let run = min(hop - r, hi - o)  // up to the end of this period
+                    (e.baseAddress! + o).update(from: p.baseAddress! + r, count: run)
+                    o += run; r = 0
+                }
+            }
+        }
+        return env
+    }
+
+    /// Inverse of `storeColumns`: columns 0..<count of the planes real/imag [bins, rowStride] into `count`
+    /// interleaved spectra at dst + j·cDist, 4 frames × 2 bins at a time through a register transpose.
+    @inline(__always)
+    private func loadColumns(_ real: UnsafePointer<Float>, imag: UnsafePointer<Float>, rowStride N: Int, count: Int,
+                             bins F: Int, into dst: UnsafeMutablePointer<Float>, cDist: Int) {
+        let raw = UnsafeMutableRawPointer(dst)
+        var k = 0
+        while k + 1 < F {
+            let re0 = UnsafeRawPointer(real + k * N), im0 = UnsafeRawPointer(imag + k * N)
+            let re1 = UnsafeRawPointer(real + (k + 1) * N), im1 = UnsafeRawPointer(imag + (k + 1) * N)
+            var j = 0
+            while j + 3 < count {
+                let a = re0.loadUnaligned(fromByteOffset: 4 * j, as: SIMD4<Float>.self)   // re_k, frames j…j+3
+                let b = im0.loadUnaligned(fromByteOffset: 4 * j, as: SIMD4<Float>.self)
+                let c = re1.loadUnaligned(fromByteOffset: 4 * j, as: SIMD4<Float>.self)
+                let d = im1.loadUnaligned(fromByteOffset: 4 * j, as: SIMD4<Float>.self)
+                let base = 4 * (j * cDist + 2 * k)
+                raw.storeBytes(of: SIMD4(a[0], b[0], c[0], d[0]), toByteOffset: base, as: SIMD4<Float>.self)
+                raw.storeBytes(of: SIMD4(a[1], b[1], c[1], d[1]), toByteOffset: base + 4 * cDist, as: SIMD4<Float>.self)
+                raw.storeBytes(of: SIMD4(a[2], b[2], c[2], d[2]), toByteOffset: base + 8 * cDist, as: SIMD4<Float>.self)
+                raw.storeBytes(of: SIMD4(a[3], b[3], c[3], d[3]), toByteOffset: base + 12 * cDist, as: SIMD4<Float>.self)
+                j += 4
+            }
+            while j < count {
+                let p = dst + j * cDist + 2 * k
+                p[0] = real[k * N + j]; p[1] = imag[k * N + j]
+                p[2] = real[(k + 1) * N + j]; p[3] = imag[(k + 1) * N + j]
+                j += 1
+            }
+            k += 2
+        }
+        if k < F {
+            for j in 0..<count {
+                let p = dst + j * cDist + 2 * k
+                p[0] = real[k * N + j]; p[1] = imag[k * N + j]
+            }
+        }
     }
 
     /// Scalar reference for tests: the same STFT by direct DFT in Double (O(N·n·F)); returns real and

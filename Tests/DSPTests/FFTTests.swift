@@ -64,6 +64,19 @@ final class FFTTests: XCTestCase {
         }
     }
 
+    func testEstimateRigorMakesItsOwnPlansWithTheSameResults() throws {
+        var rng = SeededRNG(seed: 6)
+        let x = rng.floats(40)
+        let measured = try RealFFT(size: 40).forward(x)
+        let before = FFTPlanning.planCount
+        FFTPlanning.rigor = .estimate
+        defer { FFTPlanning.rigor = .measure }
+        let estimated = try RealFFT(size: 40).forward(x)
+        XCTAssertEqual(FFTPlanning.planCount, before + 2, "the cache key includes the rigor")
+        XCTAssertNil(complexMismatch(real: estimated.real, imag: estimated.imag,
+                                     expectedReal: measured.real, expectedImag: measured.imag))
+    }
+
     func testBadSizesThrow() {
         XCTAssertThrowsError(try RealFFT(size: 0)) { XCTAssert("\($0)".contains("FFT size")) }
         XCTAssertThrowsError(try RealFFT(size: 8).forward([1, 2, 3]))

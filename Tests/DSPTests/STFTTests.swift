@@ -24,7 +24,7 @@ final class STFTTests: XCTestCase {
         // Odd sizes, short windows, both pad modes; T large enough for several full blocks plus a partial one.
         var rng = SeededRNG(seed: 11)
         let cases: [(STFTConfig, Int, Int)] = [
-            (STFTConfig(fftSize: 16, hopLength: 3, windowLength: 11), 2, 700),
+            (STFTConfig(fftSize: 16, hopLength: 3, windowLength: 11), 2, 1000),
             (STFTConfig(fftSize: 15, hopLength: 4, windowLength: 15, padMode: .constant, normalized: true), 1, 900),
             (STFTConfig(fftSize: 8, hopLength: 1, windowLength: 5, center: false), 1, 300),
             (STFTConfig(fftSize: 1, hopLength: 1, windowLength: 1, center: false), 1, 10),
