@@ -9,6 +9,14 @@ let fastMath: [SwiftSetting] = [
     .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
 ]
 
+// RVQ's search kernels use SIMD8<Float> fused multiply-adds: on x86-64 compile them for AVX2+FMA
+// (haswell: AVX2, FMA, BMI2), otherwise every fma becomes a libm call. The manifest is evaluated on the build host.
+#if arch(x86_64)
+let rvqSIMD: [SwiftSetting] = fastMath + [.unsafeFlags(["-target-cpu", "haswell"])]
+#else
+let rvqSIMD: [SwiftSetting] = fastMath
+#endif
+
 let package = Package(
     name: "NeuralCodec",
     platforms: [.macOS(.v13)],
@@ -36,7 +44,7 @@ let package = Package(
         .target(name: "AudioIO", dependencies: ["CSndfile", "CSoxr"]),
         .target(name: "DSP", dependencies: ["CFFTW"], swiftSettings: fastMath),
         .target(name: "NN", swiftSettings: fastMath),
-        .target(name: "RVQ", dependencies: ["NN"], swiftSettings: fastMath),
+        .target(name: "RVQ", dependencies: ["NN"], swiftSettings: rvqSIMD),
         .target(name: "ModelFile", dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .target(name: "Codec", dependencies: ["NN", "RVQ", "ModelFile", "AudioIO"], swiftSettings: fastMath),
         .target(name: "Metrics", dependencies: ["DSP"], swiftSettings: fastMath),
@@ -51,6 +59,7 @@ let package = Package(
         ),
 
         // MARK: Benchmarks (one executable per area, outside the test suite)
+        .executableTarget(name: "bench-rvq", dependencies: ["RVQ", "NN"], swiftSettings: rvqSIMD),
 
         // MARK: Test support and tests
         .target(name: "TestSupport"),
