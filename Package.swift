@@ -9,12 +9,13 @@ let fastMath: [SwiftSetting] = [
     .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
 ]
 
-// The NN kernels are written for SIMD8<Float>: on x86-64 compile them for AVX2 + FMA (Haswell and later,
-// AMD Zen) so SIMD8 maps to one ymm register and a·b + c to one vfmadd; baseline x86-64 is SSE2 only.
+// Kernels are written for SIMD8<Float>: on x86-64 compile the numeric targets for AVX2 + FMA (Haswell and
+// later, AMD Zen), so SIMD8 maps to one ymm register and a·b + c to one vfmadd; baseline x86-64 is SSE2 only
+// and would turn every fma into a libm call. The manifest is evaluated on the build host.
 #if arch(x86_64)
-let nnSettings: [SwiftSetting] = fastMath + [.unsafeFlags(["-target-cpu", "haswell"])]
+let simd: [SwiftSetting] = fastMath + [.unsafeFlags(["-target-cpu", "haswell"])]
 #else
-let nnSettings: [SwiftSetting] = fastMath
+let simd: [SwiftSetting] = fastMath
 #endif
 
 let package = Package(
@@ -43,10 +44,10 @@ let package = Package(
         // MARK: Libraries, bottom to top
         .target(name: "AudioIO", dependencies: ["CSndfile", "CSoxr"]),
         .target(name: "DSP", dependencies: ["CFFTW"], swiftSettings: fastMath),
-        .target(name: "NN", swiftSettings: nnSettings),
-        .target(name: "RVQ", dependencies: ["NN"], swiftSettings: fastMath),
+        .target(name: "NN", swiftSettings: simd),
+        .target(name: "RVQ", dependencies: ["NN"], swiftSettings: simd),
         .target(name: "ModelFile", dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
-        .target(name: "Codec", dependencies: ["NN", "RVQ", "ModelFile", "AudioIO"], swiftSettings: fastMath),
+        .target(name: "Codec", dependencies: ["NN", "RVQ", "ModelFile", "AudioIO"], swiftSettings: simd),
         .target(name: "Metrics", dependencies: ["DSP"], swiftSettings: fastMath),
 
         // MARK: The command-line tool
@@ -59,8 +60,9 @@ let package = Package(
         ),
 
         // MARK: Benchmarks (one executable per area, outside the test suite)
-        .executableTarget(name: "bench-nn", dependencies: ["NN"]),
+        .executableTarget(name: "bench-nn", dependencies: ["NN"], swiftSettings: simd),
         .executableTarget(name: "bench-dsp", dependencies: ["DSP"], swiftSettings: fastMath),
+        .executableTarget(name: "bench-rvq", dependencies: ["RVQ", "NN"], swiftSettings: simd),
 
         // MARK: Test support and tests
         .target(name: "TestSupport"),
