@@ -62,6 +62,7 @@ let package = Package(
         // MARK: Benchmarks (one executable per area, outside the test suite)
         .executableTarget(name: "bench-nn", dependencies: ["NN"], swiftSettings: simd),
         .executableTarget(name: "bench-dsp", dependencies: ["DSP"], swiftSettings: fastMath),
+        .executableTarget(name: "bench-codec", dependencies: ["Codec", "AudioIO", "NN"], swiftSettings: simd),
         .executableTarget(name: "bench-rvq", dependencies: ["RVQ", "NN"], swiftSettings: simd),
 
         // MARK: Test support and tests
