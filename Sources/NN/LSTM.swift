@@ -58,7 +58,7 @@ public struct LSTMLayerWeights: Sendable {
         self.biasIH = biasIH
         self.biasHH = biasHH
         packedIH = PackedConvWeights(rows: g, taps: 1, inChannels: inputSize,
-                                     weight: { row, k in weightIH[row * inputSize + k] },
+                                     weight: { row, _, k in weightIH[row * inputSize + k] },
                                      bias: { row in biasIH[row] + biasHH[row] })
         packedHH = PackedRecurrentWeights(weightHH, hiddenSize: hiddenSize)
     }
@@ -144,12 +144,13 @@ public func lstmLayerForward(out: UnsafeMutablePointer<Float>, h: UnsafeMutableP
 }
 
 /// Input projection of `cols` steps: `out[row, j] = bias[row] + Σ_k W[row, k] · x[k, j]`, x with row
-/// stride `ldx`.
+/// stride `ldx` (a window of a longer sequence), out with row stride `ldo`.
 func projectColumns(_ w: PackedConvWeights, x: UnsafePointer<Float>, ldx: Int, cols: Int,
                     out: UnsafeMutablePointer<Float>, ldo: Int) {
-    runConvCore(weights: w, cols: cols, pack: { rho0, kc, c0, bc, _, dst, _ in
-        for kk in 0..<kc {
-            packRow(dst, kk: kk, kc: kc, bc: bc, src: x + (rho0 + kk) * ldx + c0, step: 1, lo: 0, hi: bc)
+    runConvCore(weights: w, cols: cols, layout: { nc in ConvStageLayout(channelStride: nc, tapOffsets: [0]) },
+                stage: { kLo, kHi, c0, bc, nc, dst in
+        for k in kLo..<kHi {
+            stageRow(dst + (k - kLo) * nc, width: nc, src: x + k * ldx + c0, step: 1, count: bc, alpha: nil)
         }
     }, store: .rows(y: out, ldy: ldo, accumulate: false))
 }

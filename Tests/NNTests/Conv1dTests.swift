@@ -49,13 +49,16 @@ final class Conv1dTests: XCTestCase {
     }
 
     func testLargeShapesUseEveryPathAndMatch() {
-        // Long enough for several column blocks, channel tiles with a ragged last tile, direct and scratch sources.
+        // Several column blocks, ragged channel tiles, several channel blocks (partial sums kept in the
+        // output, or in the scratch when accumulating), strided staging, and the one-channel kernel.
         for (i, c) in [Case(b: 1, cin: 40, cout: 30, tin: 3000, k: 3, s: 1, d: 1),
                        Case(b: 1, cin: 24, cout: 10, tin: 3001, k: 8, s: 4, d: 1),
-                       Case(b: 1, cin: 600, cout: 6, tin: 50, k: 1, s: 1, d: 1)].enumerated() {
-            for elu: Float? in [nil, 1] {
-                let (fast, ref) = run(c, elu: elu, accumulate: false, bias: true, threads: 2, seed: 100 + UInt64(i))
-                if let m = closeness(fast, ref, rtol: 1e-5, atol: 1e-5) { XCTFail("\(c) elu \(String(describing: elu)): \(m)") }
+                       Case(b: 1, cin: 600, cout: 6, tin: 50, k: 1, s: 1, d: 1),
+                       Case(b: 1, cin: 40, cout: 1, tin: 1500, k: 7, s: 1, d: 1),
+                       Case(b: 1, cin: 90, cout: 5, tin: 403, k: 4, s: 2, d: 1)].enumerated() {
+            for (elu, acc) in [(nil, false), (1, false), (nil, true)] as [(Float?, Bool)] {
+                let (fast, ref) = run(c, elu: elu, accumulate: acc, bias: true, threads: 2, seed: 100 + UInt64(i))
+                if let m = closeness(fast, ref, rtol: 1e-5, atol: 1e-5) { XCTFail("\(c) elu \(String(describing: elu)) accumulate \(acc): \(m)") }
             }
         }
     }
