@@ -74,12 +74,19 @@ public func conv1dForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Flo
 }
 
 /// Conv1d forward with weights packed once by `packConv1dWeights` (same contract as above).
+///
+/// `inputRowStride` / `outputRowStride` (default Tin / Tout) let x and out be windows of longer buffers:
+/// `x[b, ci, t]` is read at `x[(b·Cin + ci)·inputRowStride + t]`, `out[b, co, t]` written at
+/// `out[(b·Cout + co)·outputRowStride + t]` (for time-tiled or streaming callers).
 public func conv1dForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, packed: PackedConvWeights,
-                          shape: Conv1dShape, inputELU alpha: Float? = nil, accumulate: Bool = false) {
+                          shape: Conv1dShape, inputELU alpha: Float? = nil, accumulate: Bool = false,
+                          inputRowStride: Int? = nil, outputRowStride: Int? = nil) {
     shape.validate("conv1dForward")
     precondition(packed.rows == shape.outChannels && packed.taps == shape.kernelSize && packed.inChannels == shape.inChannels,
                  "conv1dForward: packed weights [\(packed.rows), \(packed.inChannels), \(packed.taps)] do not match \(shape)")
     let cin = shape.inChannels, tin = shape.inLength, tout = shape.outLength
+    let ldx = inputRowStride ?? tin, ldy = outputRowStride ?? tout
+    precondition(ldx >= tin && ldy >= tout, "conv1dForward: row strides (\(ldx), \(ldy)) shorter than the rows (\(tin), \(tout))")
     let k = shape.kernelSize, s = shape.stride, d = shape.dilation
     // Stage per channel: stride 1, the span x[ci, c0 ..< c0 + nc + (K − 1)·d] (ELU applied when asked), tap k
     // at offset k·d; stride s > 1, s phases P[r][j] = f(x[ci, (c0 + j)·s + r]), tap k reading phase
@@ -87,22 +94,22 @@ public func conv1dForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Flo
     let halo = (k - 1) * d / s
     let ldStage = { (nc: Int) in (nc + halo + 7) / 8 * 8 }
     for b in 0..<shape.batch {
-        let xb = x + b * cin * tin                     // x[b, :, :]
-        let yb = out + b * shape.outChannels * tout    // out[b, :, :]
+        let xb = x + b * cin * ldx                     // x[b, :, :]
+        let yb = out + b * shape.outChannels * ldy     // out[b, :, :]
         runConvCore(weights: packed, cols: tout, layout: { nc in
             let ld = ldStage(nc)
             return ConvStageLayout(channelStride: s * ld, tapOffsets: (0..<k).map { ($0 * d % s) * ld + $0 * d / s })
         }, stage: { ciLo, ciHi, c0, _, nc, dst in
             let ld = ldStage(nc)
             for ci in ciLo..<ciHi {
-                let xRow = xb + ci * tin  // x[b, ci, :]
+                let xRow = xb + ci * ldx  // x[b, ci, :]
                 for r in 0..<s {
                     let first = c0 * s + r  // x position of phase r, column 0
                     let count = first < tin ? (tin - first + s - 1) / s : 0
                     stageRow(dst + ((ci - ciLo) * s + r) * ld, width: ld, src: xRow + min(first, tin), step: s, count: count, alpha: alpha)
                 }
             }
-        }, store: .rows(y: yb, ldy: tout, accumulate: accumulate))
+        }, store: .rows(y: yb, ldy: ldy, accumulate: accumulate))
     }
 }
 

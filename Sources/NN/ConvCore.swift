@@ -21,8 +21,8 @@ let maxReductionBlock = 256
 let maxColumnBlock = 480
 /// Bytes of staged source per column block (L2 is 512 KiB per core).
 let stageBudgetBytes = 256 * 1024
-/// Rows per block of the partial-sum scratch used when a multi-block reduction cannot keep its partial sums
-/// in the output (accumulating or transposed-conv stores).
+/// Rows per row block (32 tiles: their weight panels for one channel block stay in L2), and of the
+/// partial-sum scratch used when a multi-block reduction cannot keep its partial sums in the output.
 let scratchRowBlock = 128
 
 /// Conv weights rearranged once for the fast kernel: row tiles of 4; within a tile, channel blocks of
@@ -193,11 +193,11 @@ typealias ConvStager = (_ ciLo: Int, _ ciHi: Int, _ c0: Int, _ bc: Int, _ nc: In
 /// Runs `C = A ⊛ S` over output columns `0..<cols`, threaded by column blocks (or by row tiles when there
 /// are few columns).
 ///
-/// Loop nest: column blocks → channel blocks (stage them) → row tiles → 24-column strips, with partial
+/// Loop nest: column blocks → channel blocks (stage them) → row blocks → 24-column strips → row tiles, with partial
 /// sums kept in the output between channel blocks (an exact store/reload). Accumulating and transposed
 /// stores cannot hold partial sums; when they need several channel blocks, all channels of a column block
 /// are staged once and the sums go through a per-thread scratch of 128 rows (→ row blocks → channel blocks
-/// → tiles → strips), then to the output.
+/// → strips → tiles), then to the output.
 ///
 /// - `layout(nc)`: the stage layout for blocks of at most `nc` columns.
 func runConvCore(weights: PackedConvWeights, cols: Int, layout: (_ nc: Int) -> ConvStageLayout,
@@ -253,38 +253,44 @@ func runConvCore(weights: PackedConvWeights, cols: Int, layout: (_ nc: Int) -> C
                         let n = min(cb, cin - ciLo)
                         let first = ciLo == 0, last = ciLo + n == cin
                         stage(ciLo, ciLo + n, c0, bc, nc, st)
-                        for tile in tileRange {
+                        func one(_ tile: Int, _ strip: Int) {
                             let aPanel = weights.panel(tile, ciLo)
                             let bias = UnsafePointer(weights.bias + tile * tileRows)
                             let row0 = tile * tileRows
                             let rowsHere = min(tileRows, weights.rows - row0)
-                            for strip in 0..<strips {
-                                let j0 = strip * tileCols
-                                let w = min(tileCols, bc - j0)
-                                let s = UnsafePointer(st + j0)
-                                switch store {
-                                case .rows(let y, let ldy, let acc):
-                                    let yTile = y + row0 * ldy + c0 + j0
-                                    if rowsHere == tileRows && w == tileCols {
-                                        convMicroKernel(aPanel, s, offs, taps, n, plan.channelStride, bias, yTile, ldy, !first, acc && last)
-                                    } else if rowsHere == 1 && strip % 2 == 0 {
-                                        // One channel: 48 columns per call through the scratch row.
-                                        let w2 = min(2 * tileCols, bc - j0)
-                                        if !first { scratch.update(from: yTile, count: w2) }
-                                        convMicroKernel1(aPanel, s, offs, taps, n, plan.channelStride, bias[0], scratch, !first, false)
-                                        storeRows(scratch, 2 * tileCols, yTile, ldy, 1, w2, acc && last)
-                                    } else if rowsHere > 1 {
-                                        // Ragged tile: through a 4 × 24 buffer holding the valid part.
-                                        if !first { loadRows(scratch, tileCols, yTile, ldy, rowsHere, w) }
-                                        convMicroKernel(aPanel, s, offs, taps, n, plan.channelStride, bias, scratch, tileCols, !first, false)
-                                        storeRows(scratch, tileCols, yTile, ldy, rowsHere, w, acc && last)
-                                    }
-                                case .interleaved(let y, let ldy, let stride, let length, let acc):
-                                    // Single channel block here (several go through the scratch path).
-                                    convMicroKernel(aPanel, s, offs, taps, n, plan.channelStride, bias, scratch, tileCols, false, false)
-                                    storeInterleaved(scratch, tileCols, y, ldy, stride, length, acc, row0, rowsHere, c0 + j0, w)
+                            let j0 = strip * tileCols
+                            let w = min(tileCols, bc - j0)
+                            let s = UnsafePointer(st + j0)
+                            switch store {
+                            case .rows(let y, let ldy, let acc):
+                                let yTile = y + row0 * ldy + c0 + j0
+                                if rowsHere == tileRows && w == tileCols {
+                                    convMicroKernel(aPanel, s, offs, taps, n, plan.channelStride, bias, yTile, ldy, !first, acc && last)
+                                } else if rowsHere == 1 && strip % 2 == 0 {
+                                    // One channel: 48 columns per call through the scratch row.
+                                    let w2 = min(2 * tileCols, bc - j0)
+                                    if !first { scratch.update(from: yTile, count: w2) }
+                                    convMicroKernel1(aPanel, s, offs, taps, n, plan.channelStride, bias[0], scratch, !first, false)
+                                    storeRows(scratch, 2 * tileCols, yTile, ldy, 1, w2, acc && last)
+                                } else if rowsHere > 1 {
+                                    // Ragged tile: through a 4 × 24 buffer holding the valid part.
+                                    if !first { loadRows(scratch, tileCols, yTile, ldy, rowsHere, w) }
+                                    convMicroKernel(aPanel, s, offs, taps, n, plan.channelStride, bias, scratch, tileCols, !first, false)
+                                    storeRows(scratch, tileCols, yTile, ldy, rowsHere, w, acc && last)
                                 }
+                            case .interleaved(let y, let ldy, let stride, let length, let acc):
+                                // Single channel block here (several go through the scratch path).
+                                convMicroKernel(aPanel, s, offs, taps, n, plan.channelStride, bias, scratch, tileCols, false, false)
+                                storeInterleaved(scratch, tileCols, y, ldy, stride, length, acc, row0, rowsHere, c0 + j0, w)
                             }
+                        }
+                        // Row blocks of 32 tiles; within one, a strip's source rows stay in L1 across tiles
+                        // while the weight panels stream from L2.
+                        var ic = tileRange.lowerBound
+                        while ic < tileRange.upperBound {
+                            let icEnd = min(tileRange.upperBound, ic + scratchRowBlock / tileRows)
+                            for strip in 0..<strips { for tile in ic..<icEnd { one(tile, strip) } }
+                            ic = icEnd
                         }
                         ciLo += n
                     }
@@ -298,12 +304,12 @@ func runConvCore(weights: PackedConvWeights, cols: Int, layout: (_ nc: Int) -> C
                         while ciLo < cin {
                             let n = min(cb, cin - ciLo)
                             let s0 = UnsafePointer(st + ciLo * plan.channelStride)
-                            for tile in ic..<icEnd {
-                                let aPanel = weights.panel(tile, ciLo)
-                                let bias = UnsafePointer(weights.bias + tile * tileRows)
-                                let cTile = scratch + (tile - ic) * tileRows * nc  // scratch[tile rows, :]
-                                for strip in 0..<strips {
-                                    let j0 = strip * tileCols
+                            for strip in 0..<strips {
+                                let j0 = strip * tileCols
+                                for tile in ic..<icEnd {
+                                    let aPanel = weights.panel(tile, ciLo)
+                                    let bias = UnsafePointer(weights.bias + tile * tileRows)
+                                    let cTile = scratch + (tile - ic) * tileRows * nc  // scratch[tile rows, :]
                                     convMicroKernel(aPanel, s0 + j0, offs, taps, n, plan.channelStride, bias, cTile + j0, nc, ciLo > 0, false)
                                 }
                             }

@@ -71,10 +71,16 @@ public func convTranspose1dForward(out: UnsafeMutablePointer<Float>, x: UnsafePo
 }
 
 /// ConvTranspose1d forward with weights packed once by `packConvTranspose1dWeights` (same contract).
+///
+/// `inputRowStride` / `outputRowStride` (default T / (T − 1)·s + K) let x and out be windows of longer
+/// buffers, as for `conv1dForward`.
 public func convTranspose1dForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, packed: PackedConvWeights,
-                                   shape: ConvTranspose1dShape, inputELU alpha: Float? = nil, accumulate: Bool = false) {
+                                   shape: ConvTranspose1dShape, inputELU alpha: Float? = nil, accumulate: Bool = false,
+                                   inputRowStride: Int? = nil, outputRowStride: Int? = nil) {
     shape.validate("convTranspose1dForward")
     let s = shape.stride, cin = shape.inChannels, t = shape.inLength, outLen = shape.outLength
+    let ldx = inputRowStride ?? t, ldy = outputRowStride ?? outLen
+    precondition(ldx >= t && ldy >= outLen, "convTranspose1dForward: row strides (\(ldx), \(ldy)) shorter than the rows (\(t), \(outLen))")
     let m = (shape.kernelSize + s - 1) / s
     precondition(packed.rows == shape.outChannels * s && packed.taps == m && packed.inChannels == cin,
                  "convTranspose1dForward: packed weights (rows \(packed.rows), taps \(packed.taps), Cin \(packed.inChannels)) do not match \(shape)")
@@ -82,8 +88,8 @@ public func convTranspose1dForward(out: UnsafeMutablePointer<Float>, x: UnsafePo
     let halo = m - 1
     let ldStage = { (nc: Int) in (nc + halo + 7) / 8 * 8 }
     for b in 0..<shape.batch {
-        let xb = x + b * cin * t                           // x[b, :, :]
-        let yb = out + b * shape.outChannels * outLen      // out[b, :, :]
+        let xb = x + b * cin * ldx                         // x[b, :, :]
+        let yb = out + b * shape.outChannels * ldy         // out[b, :, :]
         // Stage Z[ci][j] = f(x[b, ci, c0 − (M − 1) + j]), zeros outside 0..<T; tap m of column j reads
         // Z[ci][j + M − 1 − m] = x[ci, c0 + j − m].
         runConvCore(weights: packed, cols: cols, layout: { nc in
@@ -95,9 +101,9 @@ public func convTranspose1dForward(out: UnsafeMutablePointer<Float>, x: UnsafePo
             for ci in ciLo..<ciHi {
                 let zRow = dst + (ci - ciLo) * ld  // Z[ci, :]
                 zRow.update(repeating: 0, count: lo)
-                stageRow(zRow + lo, width: ld - lo, src: xb + ci * t + first + lo, step: 1, count: hi - lo, alpha: alpha)
+                stageRow(zRow + lo, width: ld - lo, src: xb + ci * ldx + first + lo, step: 1, count: hi - lo, alpha: alpha)
             }
-        }, store: .interleaved(y: yb, ldy: outLen, stride: s, length: outLen, accumulate: accumulate))
+        }, store: .interleaved(y: yb, ldy: ldy, stride: s, length: outLen, accumulate: accumulate))
     }
 }
 

@@ -75,6 +75,28 @@ final class Conv1dTests: XCTestCase {
         }
     }
 
+    func testRowStridesReadAndWriteWindowsOfLongerBuffers() {
+        var rng = SeededRNG(seed: 300)
+        let shape = Conv1dShape(batch: 2, inChannels: 5, outChannels: 6, inLength: 70, kernelSize: 4, stride: 2)
+        let x = rng.floats(shape.inputCount), w = rng.floats(shape.weightCount), bias = rng.floats(6)
+        let packed = packConv1dWeights(w, bias: bias, outChannels: 6, inChannels: 5, kernelSize: 4)
+        var dense = [Float](repeating: 0, count: shape.outputCount)
+        conv1dForward(out: &dense, x: x, packed: packed, shape: shape, inputELU: 1)
+        // The same input inside rows of 83, the output into rows of 40 starting at column 3.
+        let ldx = 83, ldy = 40, tout = shape.outLength
+        var wide = [Float](repeating: .nan, count: 2 * 5 * ldx)
+        for r in 0..<10 { for t in 0..<70 { wide[r * ldx + t] = x[r * 70 + t] } }
+        var outWide = [Float](repeating: -7, count: 2 * 6 * ldy)
+        outWide.withUnsafeMutableBufferPointer { o in
+            conv1dForward(out: o.baseAddress! + 3, x: wide, packed: packed, shape: shape, inputELU: 1, inputRowStride: ldx, outputRowStride: ldy)
+        }
+        for r in 0..<12 {
+            XCTAssertEqual(Array(outWide[(r * ldy + 3)..<(r * ldy + 3 + tout)]), Array(dense[(r * tout)..<((r + 1) * tout)]), "row \(r)")
+            XCTAssertEqual(outWide[r * ldy + 2], -7, "row \(r): written before its window")
+            if 3 + tout < ldy { XCTAssertEqual(outWide[r * ldy + 3 + tout], -7, "row \(r): written past its window") }
+        }
+    }
+
     func testShapeArithmetic() {
         let s = Conv1dShape(inChannels: 2, outChannels: 3, inLength: 100, kernelSize: 4, stride: 3, dilation: 2)
         XCTAssertEqual(s.receptiveField, 7)
