@@ -9,6 +9,8 @@ import NN
 struct Case {
     let name: String
     let flops: Double
+    /// Shape description for scripts/bench-nn.py (key=value pairs), printed by `--list`.
+    let spec: String
     let setUp: () -> () -> Void
 }
 
@@ -73,7 +75,8 @@ var cases: [Case] = []
 func addConv(_ name: String, _ cin: Int, _ cout: Int, _ k: Int, stride: Int = 1, dilation: Int = 1, outLength: Int, elu: Bool = false) {
     let tin = (outLength - 1) * stride + dilation * (k - 1) + 1
     let shape = Conv1dShape(batch: 1, inChannels: cin, outChannels: cout, inLength: tin, kernelSize: k, stride: stride, dilation: dilation)
-    cases.append(Case(name: name, flops: 2 * Double(shape.multiplyAdds)) {
+    cases.append(Case(name: name, flops: 2 * Double(shape.multiplyAdds),
+                      spec: "kind=conv1d cin=\(cin) cout=\(cout) k=\(k) stride=\(stride) dilation=\(dilation) tin=\(tin) elu=\(elu ? 1 : 0)") {
     let x = Buffer(randomFloats(shape.inputCount, seed: 1))
     let w = Buffer(randomFloats(shape.weightCount, seed: 2, scale: 1 / Float(cin * k).squareRoot()))
     let b = Buffer(randomFloats(cout, seed: 3, scale: 0.1))
@@ -86,7 +89,8 @@ func addConv(_ name: String, _ cin: Int, _ cout: Int, _ k: Int, stride: Int = 1,
 /// ConvTranspose1d at one layer: Cin, Cout, K, stride, input length.
 func addConvTranspose(_ name: String, _ cin: Int, _ cout: Int, _ k: Int, stride: Int, inLength: Int, elu: Bool = false) {
     let shape = ConvTranspose1dShape(batch: 1, inChannels: cin, outChannels: cout, inLength: inLength, kernelSize: k, stride: stride)
-    cases.append(Case(name: name, flops: 2 * Double(shape.multiplyAdds)) {
+    cases.append(Case(name: name, flops: 2 * Double(shape.multiplyAdds),
+                      spec: "kind=convtranspose1d cin=\(cin) cout=\(cout) k=\(k) stride=\(stride) tin=\(inLength) elu=\(elu ? 1 : 0)") {
     let x = Buffer(randomFloats(shape.inputCount, seed: 4))
     let w = Buffer(randomFloats(shape.weightCount, seed: 5, scale: 1 / Float(cin).squareRoot()))
     let b = Buffer(randomFloats(cout, seed: 6, scale: 0.1))
@@ -129,7 +133,8 @@ addConv("dec.final 32->1 k7", 32, 1, 7, outLength: T, elu: true)
 do {
     let h = 512, steps = T / 320
     // 2 layers × steps × (input projection + recurrence), 2 FLOPs per multiply-add.
-    cases.append(Case(name: "lstm 2x512 T\(steps)", flops: 2 * 2 * Double(steps) * 2 * Double(4 * h * h)) {
+    cases.append(Case(name: "lstm 2x512 T\(steps)", flops: 2 * 2 * Double(steps) * 2 * Double(4 * h * h),
+                      spec: "kind=lstm hidden=\(h) layers=2 steps=\(steps)") {
     let layers = (0..<2).map { l in
         LSTMLayerWeights(inputSize: h, hiddenSize: h,
                          weightIH: randomFloats(4 * h * h, seed: 10 + UInt64(l), scale: 0.044),
@@ -146,16 +151,23 @@ do {
 // Elementwise and normalization at the widest activation.
 do {
     let n = 32 * T
-    cases.append(Case(name: "elu 32x\(T)", flops: Double(n)) {
+    cases.append(Case(name: "elu 32x\(T)", flops: Double(n), spec: "kind=elu channels=32 length=\(T)") {
         let x = Buffer(randomFloats(n, seed: 8, scale: 3)), y = Buffer(zeros: n)
         return { eluForward(out: y.p, x: x.p, count: n); _ = (x, y) }
     })
-    cases.append(Case(name: "groupnorm(1) 32x\(T)", flops: 5 * Double(n)) {
+    cases.append(Case(name: "groupnorm(1) 32x\(T)", flops: 5 * Double(n), spec: "kind=groupnorm channels=32 length=\(T) groups=1") {
         let x = Buffer(randomFloats(n, seed: 8, scale: 3)), y = Buffer(zeros: n)
         let gamma = Buffer(randomFloats(32, seed: 9)), beta = Buffer(randomFloats(32, seed: 11))
         let gshape = GroupNormShape(batch: 1, channels: 32, length: T, groups: 1)
         return { groupNormForward(out: y.p, x: x.p, weight: gamma.p, bias: beta.p, shape: gshape, eps: 1e-5); _ = (x, y, gamma, beta) }
     })
+}
+
+if args.contains("--list") {
+    for c in cases where filter == nil || c.name.contains(filter!) {
+        print("CASE name=\(c.name.replacingOccurrences(of: " ", with: "_")) flops=\(Int(c.flops)) \(c.spec)")
+    }
+    exit(0)
 }
 
 print("bench-nn: EnCodec 24 kHz layer shapes, input \(T) samples; best of several runs")
