@@ -59,7 +59,7 @@ let package = Package(
         ),
 
         // MARK: Benchmarks (one executable per area, outside the test suite)
-        .executableTarget(name: "bench-nn", dependencies: ["NN"]),
+        .executableTarget(name: "bench-nn", dependencies: ["NN"], swiftSettings: nnSettings),
 
         // MARK: Test support and tests
         .target(name: "TestSupport"),

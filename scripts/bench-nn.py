@@ -98,12 +98,18 @@ def main():
             for c in cases:
                 torch_ms[(c["name"], th)] = best_time(torch_case(c)) * 1e3
     out = subprocess.run([BIN, f"--threads={args.threads}"] + common, capture_output=True, text=True, check=True).stdout
-    ours_ms = {}
+    ours_ms, peak = {}, None
     for l in out.splitlines():
         if l.startswith("RESULT "):
             kv = parse_kv(l)
-            ours_ms[(kv["name"], int(kv["threads"]))] = float(kv["ms"])
-    print(f"load average after:  {os.getloadavg()[0]:.2f}\n")
+            if kv["name"] == "fp32_peak":
+                peak = float(kv["gflops"])
+            else:
+                ours_ms[(kv["name"], int(kv["threads"]))] = float(kv["ms"])
+    print(f"load average after:  {os.getloadavg()[0]:.2f}")
+    if peak:
+        print(f"fp32 FMA peak of one core, measured by bench-nn: {peak:.1f} GFLOP/s")
+    print()
 
     head = f"{'kernel':34s}" + "".join(f" | {th}t torch GF/s  ours GF/s  ratio" for th in threads)
     print(head)
