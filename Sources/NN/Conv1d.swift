@@ -46,14 +46,12 @@ public struct Conv1dShape: Equatable, Sendable {
     }
 }
 
-/// Packs `[Cout, Cin, K]` weights and a `[Cout]` bias for `conv1dForward(out:x:packed:…)`
-/// (reduction index ρ = ci·K + k, so each packed row is a row of the PyTorch weight).
+/// Packs `[Cout, Cin, K]` weights and a `[Cout]` bias for `conv1dForward(out:x:packed:…)`.
 public func packConv1dWeights(_ weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                               outChannels: Int, inChannels: Int, kernelSize: Int) -> PackedConvWeights {
-    let r = inChannels * kernelSize
-    return PackedConvWeights(rows: outChannels, taps: kernelSize, inChannels: inChannels,
-                             weight: { co, rho in weight[co * r + rho] },  // w[co, ci, k] with ρ = ci·K + k
-                             bias: { co in bias?[co] ?? 0 })
+    PackedConvWeights(rows: outChannels, taps: kernelSize, inChannels: inChannels,
+                      weight: { co, k, ci in weight[(co * inChannels + ci) * kernelSize + k] },  // w[co, ci, k]
+                      bias: { co in bias?[co] ?? 0 })
 }
 
 /// Conv1d forward (fast path):
@@ -76,50 +74,42 @@ public func conv1dForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Flo
 }
 
 /// Conv1d forward with weights packed once by `packConv1dWeights` (same contract as above).
+///
+/// `inputRowStride` / `outputRowStride` (default Tin / Tout) let x and out be windows of longer buffers:
+/// `x[b, ci, t]` is read at `x[(b·Cin + ci)·inputRowStride + t]`, `out[b, co, t]` written at
+/// `out[(b·Cout + co)·outputRowStride + t]` (for time-tiled or streaming callers).
 public func conv1dForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, packed: PackedConvWeights,
-                          shape: Conv1dShape, inputELU alpha: Float? = nil, accumulate: Bool = false) {
+                          shape: Conv1dShape, inputELU alpha: Float? = nil, accumulate: Bool = false,
+                          inputRowStride: Int? = nil, outputRowStride: Int? = nil) {
     shape.validate("conv1dForward")
     precondition(packed.rows == shape.outChannels && packed.taps == shape.kernelSize && packed.inChannels == shape.inChannels,
                  "conv1dForward: packed weights [\(packed.rows), \(packed.inChannels), \(packed.taps)] do not match \(shape)")
     let cin = shape.inChannels, tin = shape.inLength, tout = shape.outLength
+    let ldx = inputRowStride ?? tin, ldy = outputRowStride ?? tout
+    precondition(ldx >= tin && ldy >= tout, "conv1dForward: row strides (\(ldx), \(ldy)) shorter than the rows (\(tin), \(tout))")
     let k = shape.kernelSize, s = shape.stride, d = shape.dilation
-    // Staging: with stride s > 1 the channels of a reduction block are split into s phases,
-    // P[c][r][j] = f(x[ci, (c0 + j)·s + r]), so every packed row (ci, k) is a contiguous run of phase
-    // (k·d) mod s from ⌊k·d / s⌋; with ELU (stride 1) the span is staged once with ELU applied, so each
-    // input element goes through ELU once, not K times.
-    let staged = s > 1 || alpha != nil
-    let halo = (k - 1) * d / s  // columns a block reads past its end, in phase steps
+    // Stage per channel: stride 1, the span x[ci, c0 ..< c0 + nc + (K − 1)·d] (ELU applied when asked), tap k
+    // at offset k·d; stride s > 1, s phases P[r][j] = f(x[ci, (c0 + j)·s + r]), tap k reading phase
+    // (k·d) mod s from ⌊k·d / s⌋, so strided taps are contiguous runs too.
+    let halo = (k - 1) * d / s
     let ldStage = { (nc: Int) in (nc + halo + 7) / 8 * 8 }
     for b in 0..<shape.batch {
-        let xb = x + b * cin * tin                     // x[b, :, :]
-        let yb = out + b * shape.outChannels * tout    // out[b, :, :]
-        runConvCore(weights: packed, cols: tout,
-                    stageFloats: { nc, kcMax in staged ? (kcMax / k + 2) * s * ldStage(nc) : 0 },
-                    pack: { rho0, kc, c0, bc, nc, dst, stage in
-            let ciLo = rho0 / k, ciHi = (rho0 + kc - 1) / k + 1
-            if !staged {
-                // Packed row ρ = ci·K + k, column j: x[b, ci, c0 + j + k·d] (in range for j < Tout).
-                for kk in 0..<kc {
-                    let ci = (rho0 + kk) / k, tap = (rho0 + kk) % k
-                    packRow(dst, kk: kk, kc: kc, bc: bc, src: xb + ci * tin + c0 + tap * d, step: 1, lo: 0, hi: bc)
-                }
-                return
-            }
-            let ld = ldStage(nc), st = stage!
+        let xb = x + b * cin * ldx                     // x[b, :, :]
+        let yb = out + b * shape.outChannels * ldy     // out[b, :, :]
+        runConvCore(weights: packed, cols: tout, layout: { nc in
+            let ld = ldStage(nc)
+            return ConvStageLayout(channelStride: s * ld, tapOffsets: (0..<k).map { ($0 * d % s) * ld + $0 * d / s })
+        }, stage: { ciLo, ciHi, c0, _, nc, dst in
+            let ld = ldStage(nc)
             for ci in ciLo..<ciHi {
+                let xRow = xb + ci * ldx  // x[b, ci, :]
                 for r in 0..<s {
                     let first = c0 * s + r  // x position of phase r, column 0
                     let count = first < tin ? (tin - first + s - 1) / s : 0
-                    stageRow(st + ((ci - ciLo) * s + r) * ld, width: ld, src: xb + ci * tin + min(first, tin), step: s,
-                             count: count, alpha: alpha)
+                    stageRow(dst + ((ci - ciLo) * s + r) * ld, width: ld, src: xRow + min(first, tin), step: s, count: count, alpha: alpha)
                 }
             }
-            for kk in 0..<kc {
-                let ci = (rho0 + kk) / k, off = (rho0 + kk) % k * d
-                let phase = st + ((ci - ciLo) * s + off % s) * ld  // P[ci][(k·d) mod s][:]
-                packRow(dst, kk: kk, kc: kc, bc: bc, src: phase + off / s, step: 1, lo: 0, hi: bc)
-            }
-        }, store: .rows(y: yb, ldy: tout, accumulate: accumulate))
+        }, store: .rows(y: yb, ldy: ldy, accumulate: accumulate))
     }
 }
 

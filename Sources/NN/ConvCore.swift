@@ -1,58 +1,72 @@
-// ConvCore: the register-tiled SGEMM-style micro-kernel and blocked, threaded driver under Conv1d,
-// ConvTranspose1d and the LSTM input projection. Legend: R GEMM rows (output channels, or (co, phase)),
-// taps/ci the reduction (kernel taps × input channels), col the output column (time), S the source rows.
+// ConvCore: the register-tiled micro-kernels and the blocked, threaded driver under Conv1d, ConvTranspose1d
+// and the LSTM input projection. Legend: R GEMM rows (output channels, or (co, phase) rows of a transposed
+// conv), ci input channel, tap kernel tap, col output column (time), S the staged source.
 //
-// The product is a "direct" convolution, no im2col:
-//     C[row, col] = bias[row] + Σ_tap Σ_ci A[row, tap, ci] · S[offset[tap] + ci·ld + col]
-// where S is the input itself (stride-1 conv) or a per-block scratch copy of it (ELU applied, polyphase
-// split for strided convs, zero padding for transposed convs). Each output element is one register
-// accumulator summed in a fixed order (bias, then taps, then ci), so results never depend on blocking or
-// on the thread count.
+// The product is a direct convolution over a staged copy of the input, no im2col:
+//     C[row, col] = bias[row] + Σ_block Σ_tap Σ_ci∈block A[row, tap, ci] · S[ci·channelStride + tapOffset[tap] + col]
+// For each block of output columns the input span it reads is staged once per channel (ELU applied, split
+// into stride phases, zero padded at the edges), so every (tap, ci) row is a contiguous run the kernel reads
+// with unaligned SIMD8 loads, and each input element is transformed once. Each output element is one
+// accumulator chain in a fixed order (bias, then channel blocks, taps, channels), so results depend on
+// neither the blocking nor the thread count.
+import Foundation
 
 /// Rows of a register tile (output channels per micro-kernel call).
 let tileRows = 4
 /// Columns of a register tile (3 × SIMD8 of time steps).
 let tileCols = 24
-/// Widest reduction block: a packed source strip of 256 × 24 floats (24 KiB) stays in L1.
+/// Reduction rows (taps × channels) per channel block: the source rows one kernel call reads stay in L1/L2.
 let maxReductionBlock = 256
-/// Rows per weight block: 128 rows × 256 reduction × 4 B = 128 KiB of weight panels stay in L2.
-let rowBlock = 128
-/// Widest column block: a packed source block of 256 × 240 floats (240 KiB) stays in L2.
-let maxColumnBlock = 240
+/// Widest column block.
+let maxColumnBlock = 480
+/// Bytes of staged source per column block (L2 is 512 KiB per core).
+let stageBudgetBytes = 256 * 1024
+/// Rows per row block (32 tiles: their weight panels for one channel block stay in L2), and of the
+/// partial-sum scratch used when a multi-block reduction cannot keep its partial sums in the output.
+let scratchRowBlock = 128
 
-/// Conv weights rearranged once for the fast kernel: row tiles of 4, each `[ρ][4]` over the reduction
-/// index ρ (for Conv1d ρ = ci·K + k), zero past the last row; bias per row (zeros when absent). Build it
-/// once per layer and reuse it across calls.
+/// Conv weights rearranged once for the fast kernel: row tiles of 4; within a tile, channel blocks of
+/// `channelBlock` channels, each `[tap][ci][4]`; zero past the last row. Bias per row (zeros when absent).
+/// Build it once per layer and reuse it across calls.
 public final class PackedConvWeights: @unchecked Sendable {
     /// GEMM rows (output channels; for a transposed conv, output channels × stride).
     public let rows: Int
-    /// Kernel taps in the reduction (K for Conv1d, ⌈K / stride⌉ for ConvTranspose1d).
+    /// Kernel taps (K for Conv1d, ⌈K / stride⌉ for ConvTranspose1d).
     public let taps: Int
     /// Input channels.
     public let inChannels: Int
-    /// Reduction length taps · inChannels.
-    let reduction: Int
+    /// Channels per reduction block.
+    let channelBlock: Int
     let tiles: Int
     let a: UnsafeMutablePointer<Float>
     let bias: UnsafeMutablePointer<Float>
 
-    init(rows: Int, taps: Int, inChannels: Int, weight: (_ row: Int, _ rho: Int) -> Float, bias: (_ row: Int) -> Float) {
+    init(rows: Int, taps: Int, inChannels: Int, weight: (_ row: Int, _ tap: Int, _ ci: Int) -> Float, bias: (_ row: Int) -> Float) {
         precondition(rows > 0 && taps > 0 && inChannels > 0, "PackedConvWeights: empty (rows \(rows), taps \(taps), Cin \(inChannels))")
         self.rows = rows
         self.taps = taps
         self.inChannels = inChannels
-        reduction = taps * inChannels
+        channelBlock = max(1, min(inChannels, maxReductionBlock / taps))
         tiles = (rows + tileRows - 1) / tileRows
-        let panel = reduction * tileRows
-        a = UnsafeMutableRawPointer.allocate(byteCount: tiles * panel * 4, alignment: 64)
-            .bindMemory(to: Float.self, capacity: tiles * panel)
+        let panelSize = taps * inChannels * tileRows
+        a = UnsafeMutableRawPointer.allocate(byteCount: tiles * panelSize * 4, alignment: 64)
+            .bindMemory(to: Float.self, capacity: tiles * panelSize)
         self.bias = UnsafeMutablePointer<Float>.allocate(capacity: tiles * tileRows)
         for tile in 0..<tiles {
-            let aTile = a + tile * panel  // A[tile][ρ][4]
             for i in 0..<tileRows {
                 let row = tile * tileRows + i
                 self.bias[tile * tileRows + i] = row < rows ? bias(row) : 0
-                for rho in 0..<reduction { aTile[rho * tileRows + i] = row < rows ? weight(row, rho) : 0 }
+                var ciLo = 0
+                while ciLo < inChannels {
+                    let n = min(channelBlock, inChannels - ciLo)
+                    let block = UnsafeMutablePointer(mutating: self.panel(tile, ciLo))  // A[tile][block][tap][ci][4]
+                    for tap in 0..<taps {
+                        for c in 0..<n {
+                            block[(tap * n + c) * tileRows + i] = row < rows ? weight(row, tap, ciLo + c) : 0
+                        }
+                    }
+                    ciLo += n
+                }
             }
         }
     }
@@ -62,17 +76,18 @@ public final class PackedConvWeights: @unchecked Sendable {
         bias.deallocate()
     }
 
-    /// Panel of `tile` starting at reduction index `rho0`: `[ρ][4]`, contiguous.
-    @inline(__always) func panel(_ tile: Int, _ rho0: Int) -> UnsafePointer<Float> {
-        UnsafePointer(a + (tile * reduction + rho0) * tileRows)
+    /// Panel of `tile` for the channel block starting at `ciLo` (a multiple of `channelBlock`): `[tap][ci][4]`.
+    @inline(__always) func panel(_ tile: Int, _ ciLo: Int) -> UnsafePointer<Float> {
+        UnsafePointer(a + (tile * inChannels + ciLo) * taps * tileRows)
     }
 }
 
-/// One 4 × 24 register tile: `acc[i, j] = (loadC ? c[i, j] : bias[i]) + Σ_ρ a[ρ, i] · b[ρ, j]` over `kc`
-/// packed rows (`a` as `[ρ][4]`, `b` as `[ρ][24]`), then `c = acc` or, with `addToC`, `c += acc`.
-/// `c` has row stride `ldc`.
+/// One 4 × 24 register tile:
+/// `acc[i, j] = (loadC ? c[i, j] : bias[i]) + Σ_tap Σ_ci a[tap, ci, i] · s[offsets[tap] + ci·ld + j]`,
+/// then `c = acc` or, with `addToC`, `c += acc`; `c` has row stride `ldc`.
 @inline(never)
-func convMicroKernel(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
+func convMicroKernel(_ a: UnsafePointer<Float>, _ s: UnsafePointer<Float>, _ offsets: UnsafePointer<Int>, _ taps: Int,
+                     _ cin: Int, _ ld: Int, _ bias: UnsafePointer<Float>,
                      _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ loadC: Bool, _ addToC: Bool) {
     let c0 = c, c1 = c + ldc, c2 = c + 2 * ldc, c3 = c + 3 * ldc
     var c00: Vec8, c01: Vec8, c02: Vec8, c10: Vec8, c11: Vec8, c12: Vec8
@@ -89,21 +104,24 @@ func convMicroKernel(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Fl
         c30 = Vec8(repeating: bias[3]); c31 = c30; c32 = c30
     }
     var ap = a
-    var bp = UnsafeRawPointer(b)
-    for _ in 0..<kc {
-        let b0 = bp.load(as: Vec8.self)
-        let b1 = bp.load(fromByteOffset: 32, as: Vec8.self)
-        let b2 = bp.load(fromByteOffset: 64, as: Vec8.self)
-        var w = Vec8(repeating: ap[0])
-        c00.addProduct(w, b0); c01.addProduct(w, b1); c02.addProduct(w, b2)
-        w = Vec8(repeating: ap[1])
-        c10.addProduct(w, b0); c11.addProduct(w, b1); c12.addProduct(w, b2)
-        w = Vec8(repeating: ap[2])
-        c20.addProduct(w, b0); c21.addProduct(w, b1); c22.addProduct(w, b2)
-        w = Vec8(repeating: ap[3])
-        c30.addProduct(w, b0); c31.addProduct(w, b1); c32.addProduct(w, b2)
-        ap += 4
-        bp += 96
+    let ldBytes = ld * 4
+    for tap in 0..<taps {
+        var sp = UnsafeRawPointer(s + offsets[tap])  // S[offset[tap] + ci·ld + 0..<24], advanced per ci
+        for _ in 0..<cin {
+            let b0 = sp.loadUnaligned(as: Vec8.self)
+            let b1 = sp.loadUnaligned(fromByteOffset: 32, as: Vec8.self)
+            let b2 = sp.loadUnaligned(fromByteOffset: 64, as: Vec8.self)
+            var w = Vec8(repeating: ap[0])
+            c00.addProduct(w, b0); c01.addProduct(w, b1); c02.addProduct(w, b2)
+            w = Vec8(repeating: ap[1])
+            c10.addProduct(w, b0); c11.addProduct(w, b1); c12.addProduct(w, b2)
+            w = Vec8(repeating: ap[2])
+            c20.addProduct(w, b0); c21.addProduct(w, b1); c22.addProduct(w, b2)
+            w = Vec8(repeating: ap[3])
+            c30.addProduct(w, b0); c31.addProduct(w, b1); c32.addProduct(w, b2)
+            ap += 4
+            sp += ldBytes
+        }
     }
     if addToC {
         store8(load8(c0) + c00, c0); store8(load8(c0 + 8) + c01, c0 + 8); store8(load8(c0 + 16) + c02, c0 + 16)
@@ -118,7 +136,40 @@ func convMicroKernel(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Fl
     }
 }
 
-/// Where the driver puts a finished tile.
+/// The 1-row variant for a tile with a single valid row (a conv to 1 channel): 1 × 48 columns, so the
+/// three zero rows of a 4-row tile are not computed. Same arithmetic order per element as the 4-row kernel.
+@inline(never)
+func convMicroKernel1(_ a: UnsafePointer<Float>, _ s: UnsafePointer<Float>, _ offsets: UnsafePointer<Int>, _ taps: Int,
+                      _ cin: Int, _ ld: Int, _ bias: Float, _ c: UnsafeMutablePointer<Float>, _ loadC: Bool, _ addToC: Bool) {
+    var v0: Vec8, v1: Vec8, v2: Vec8, v3: Vec8, v4: Vec8, v5: Vec8
+    if loadC {
+        v0 = load8(c); v1 = load8(c + 8); v2 = load8(c + 16); v3 = load8(c + 24); v4 = load8(c + 32); v5 = load8(c + 40)
+    } else {
+        v0 = Vec8(repeating: bias); v1 = v0; v2 = v0; v3 = v0; v4 = v0; v5 = v0
+    }
+    var ap = a
+    let ldBytes = ld * 4
+    for tap in 0..<taps {
+        var sp = UnsafeRawPointer(s + offsets[tap])
+        for _ in 0..<cin {
+            let w = Vec8(repeating: ap[0])
+            v0.addProduct(w, sp.loadUnaligned(as: Vec8.self))
+            v1.addProduct(w, sp.loadUnaligned(fromByteOffset: 32, as: Vec8.self))
+            v2.addProduct(w, sp.loadUnaligned(fromByteOffset: 64, as: Vec8.self))
+            v3.addProduct(w, sp.loadUnaligned(fromByteOffset: 96, as: Vec8.self))
+            v4.addProduct(w, sp.loadUnaligned(fromByteOffset: 128, as: Vec8.self))
+            v5.addProduct(w, sp.loadUnaligned(fromByteOffset: 160, as: Vec8.self))
+            ap += 4
+            sp += ldBytes
+        }
+    }
+    if addToC {
+        v0 += load8(c); v1 += load8(c + 8); v2 += load8(c + 16); v3 += load8(c + 24); v4 += load8(c + 32); v5 += load8(c + 40)
+    }
+    store8(v0, c); store8(v1, c + 8); store8(v2, c + 16); store8(v3, c + 24); store8(v4, c + 32); store8(v5, c + 40)
+}
+
+/// Where the driver puts finished outputs.
 enum ConvStore {
     /// `C[row, col]` → `y[row·ldy + col]`; with `accumulate`, added to what is there.
     case rows(y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool)
@@ -127,126 +178,202 @@ enum ConvStore {
     case interleaved(y: UnsafeMutablePointer<Float>, ldy: Int, stride: Int, length: Int, accumulate: Bool)
 }
 
-/// Fills a packed source block: rows `rho0 ..< rho0 + kc` of the reduction, columns `c0 ..< c0 + bc`, as
-/// `dst[(strip·kc + (ρ − rho0))·24 + lane]` with column `c0 + strip·24 + lane`, zeros for columns ≥ bc up
-/// to the end of the last strip. `nc` is the planned block width (≥ bc) and `stage` a per-thread scratch of
-/// the size the caller asked for (for an ELU'd, polyphase or zero-padded copy of the input span).
-typealias ConvPacker = (_ rho0: Int, _ kc: Int, _ c0: Int, _ bc: Int, _ nc: Int,
-                        _ dst: UnsafeMutablePointer<Float>, _ stage: UnsafeMutablePointer<Float>?) -> Void
+/// How the staged source is laid out for blocks of `nc` columns: channel `ci` (counted from the first
+/// staged channel) starts at `ci·channelStride`; tap k of column j reads `tapOffsets[k] + j` from there.
+/// Rows must be readable (zero-filled) for 24-column strips rounded up past the block.
+struct ConvStageLayout {
+    var channelStride: Int
+    var tapOffsets: [Int]
+}
 
-/// Runs `C = A·B` over output columns `0..<cols` (B produced block by block by `pack`) with the loop nest
-/// columns (≤ 240) → reduction blocks (≤ 256) → pack B → row blocks (≤ 128) → 24-column strips → 4-row
-/// tiles, threaded by column blocks (or by row tiles when there are few columns).
+/// Stages channels `ciLo ..< ciHi` for output columns `c0 ..< c0 + bc` into `dst`, laid out as
+/// `layout(nc)` says (`nc` ≥ bc is the planned block width).
+typealias ConvStager = (_ ciLo: Int, _ ciHi: Int, _ c0: Int, _ bc: Int, _ nc: Int, _ dst: UnsafeMutablePointer<Float>) -> Void
+
+/// Runs `C = A ⊛ S` over output columns `0..<cols`, threaded by column blocks (or by row tiles when there
+/// are few columns).
 ///
-/// Each output is one accumulator chain: bias, then ρ in increasing order; between reduction blocks the
-/// partial sum is stored in `y` and reloaded (exact), so the result does not depend on blocking or threads.
-/// Accumulating and interleaved stores use a single reduction block (their `y` cannot hold partials).
+/// Loop nest: column blocks → channel blocks (stage them) → row blocks → 24-column strips → row tiles, with partial
+/// sums kept in the output between channel blocks (an exact store/reload). Accumulating and transposed
+/// stores cannot hold partial sums; when they need several channel blocks, all channels of a column block
+/// are staged once and the sums go through a per-thread scratch of 128 rows (→ row blocks → channel blocks
+/// → strips → tiles), then to the output.
 ///
-/// `stageFloats(nc, kcMax)`: the per-thread staging scratch that `pack` needs for blocks of at most `nc`
-/// columns and `kcMax` reduction rows (0 for none).
-func runConvCore(weights: PackedConvWeights, cols: Int, stageFloats: (_ nc: Int, _ kcMax: Int) -> Int = { _, _ in 0 },
-                 pack: ConvPacker, store: ConvStore) {
+/// - `layout(nc)`: the stage layout for blocks of at most `nc` columns.
+func runConvCore(weights: PackedConvWeights, cols: Int, layout: (_ nc: Int) -> ConvStageLayout,
+                 stage: ConvStager, store: ConvStore) {
     guard cols > 0 else { return }
     let threads = Parallel.threadCount
-    let tiles = weights.tiles, r = weights.reduction
-    var splitReduction = true
+    let tiles = weights.tiles, cin = weights.inChannels, cb = weights.channelBlock, taps = weights.taps
+    let channelBlocks = (cin + cb - 1) / cb
+    var viaScratch = false
     switch store {
-    case .rows(_, _, let acc): splitReduction = !acc
-    case .interleaved: splitReduction = false
+    case .rows(_, _, let acc): viaScratch = acc && channelBlocks > 1
+    case .interleaved: viaScratch = channelBlocks > 1
     }
-    let pcBlocks = splitReduction ? (r + maxReductionBlock - 1) / maxReductionBlock : 1
-    var blocks = (cols + maxColumnBlock - 1) / maxColumnBlock
+    let stagedChannels = viaScratch ? cin : cb
+    // Widest column block whose stage fits the budget (and, via scratch, whose partial sums fit too).
+    var ncMax = maxColumnBlock
+    while ncMax > tileCols {
+        let stageBytes = stagedChannels * layout(ncMax).channelStride * 4
+        let scratchBytes = viaScratch ? scratchRowBlock * ncMax * 4 : 0
+        if stageBytes + scratchBytes <= stageBudgetBytes { break }
+        ncMax -= tileCols
+    }
+    var blocks = (cols + ncMax - 1) / ncMax
     // Equal work per thread: round the block count up to a multiple of the thread count.
     if threads > 1 && blocks >= threads { blocks = (blocks + threads - 1) / threads * threads }
     var nc = (cols + blocks - 1) / blocks
     nc = (nc + tileCols - 1) / tileCols * tileCols
     blocks = (cols + nc - 1) / nc
-    let kcMax = (r + pcBlocks - 1) / pcBlocks
-    let macs = weights.rows * r * cols
+    let plan = layout(nc)
+    precondition(plan.tapOffsets.count == taps, "runConvCore: \(plan.tapOffsets.count) tap offsets for \(taps) taps")
+    let stageFloats = stagedChannels * plan.channelStride
+    let macs = weights.rows * taps * cin * cols
     let serial = threads == 1 || macs < 1 << 18
     let byColumns = blocks >= threads || tiles < 2 * threads
-    let stageCount = stageFloats(nc, kcMax)
 
-    func work(_ blockRange: Range<Int>, _ tileRange: Range<Int>) {
-        let packed = UnsafeMutableRawPointer.allocate(byteCount: kcMax * nc * 4, alignment: 64)
-            .bindMemory(to: Float.self, capacity: kcMax * nc)
-        let tileBuf = UnsafeMutableRawPointer.allocate(byteCount: tileRows * tileCols * 4, alignment: 64)
-            .bindMemory(to: Float.self, capacity: tileRows * tileCols)
-        let stage: UnsafeMutablePointer<Float>? = stageCount > 0
-            ? UnsafeMutableRawPointer.allocate(byteCount: stageCount * 4, alignment: 64).bindMemory(to: Float.self, capacity: stageCount)
-            : nil
-        defer { packed.deallocate(); tileBuf.deallocate(); stage?.deallocate() }
-        for block in blockRange {
-            let c0 = block * nc
-            let bc = min(nc, cols - c0)
-            let strips = (bc + tileCols - 1) / tileCols
-            for pc in 0..<pcBlocks {
-                let rho0 = pc * r / pcBlocks, kc = (pc + 1) * r / pcBlocks - rho0
-                let first = pc == 0, last = pc == pcBlocks - 1
-                pack(rho0, kc, c0, bc, nc, packed, stage)
-                var ic = tileRange.lowerBound
-                while ic < tileRange.upperBound {
-                    let icEnd = min(tileRange.upperBound, ic + rowBlock / tileRows)
-                    for tile in ic..<icEnd {
-                        let aPanel = weights.panel(tile, rho0)
-                        let bias = UnsafePointer(weights.bias + tile * tileRows)
-                        let row0 = tile * tileRows
-                        let rowsHere = min(tileRows, weights.rows - row0)
-                        for strip in 0..<strips {
-                            let bStrip = UnsafePointer(packed + strip * kc * tileCols)
-                            let col = c0 + strip * tileCols
-                            let w = min(tileCols, bc - strip * tileCols)
-                            if case .rows(let y, let ldy, let acc) = store, rowsHere == tileRows, w == tileCols {
-                                convMicroKernel(kc, aPanel, bStrip, bias, y + row0 * ldy + col, ldy, !first, acc && last)
-                            } else if case .rows(let y, let ldy, let acc) = store {
-                                // Ragged tile: through a 4 × 24 buffer holding the valid part.
-                                if !first { loadTile(tileBuf, y + row0 * ldy + col, ldy, rowsHere, w) }
-                                convMicroKernel(kc, aPanel, bStrip, bias, tileBuf, tileCols, !first, false)
-                                storeTile(tileBuf, y + row0 * ldy + col, ldy, rowsHere, w, acc && last)
-                            } else if case .interleaved(let y, let ldy, let stride, let length, let acc) = store {
-                                convMicroKernel(kc, aPanel, bStrip, bias, tileBuf, tileCols, false, false)
-                                storeInterleaved(tileBuf, y, ldy, stride, length, acc, row0, rowsHere, col, w)
+    plan.tapOffsets.withUnsafeBufferPointer { offs in
+        let offs = offs.baseAddress!
+        func work(_ blockRange: Range<Int>, _ tileRange: Range<Int>) {
+            // 48 floats of slack: kernels read whole 24/48-column strips past the last staged row's end.
+            let st = UnsafeMutableRawPointer.allocate(byteCount: (stageFloats + 48) * 4, alignment: 64)
+                .bindMemory(to: Float.self, capacity: stageFloats + 48)
+            let scratchRows = viaScratch ? scratchRowBlock : tileRows
+            let scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchRows * nc * 4, alignment: 64)
+                .bindMemory(to: Float.self, capacity: scratchRows * nc)
+            defer { st.deallocate(); scratch.deallocate() }
+            for block in blockRange {
+                let c0 = block * nc
+                let bc = min(nc, cols - c0)
+                let strips = (bc + tileCols - 1) / tileCols
+                if !viaScratch {
+                    var ciLo = 0
+                    while ciLo < cin {
+                        let n = min(cb, cin - ciLo)
+                        let first = ciLo == 0, last = ciLo + n == cin
+                        stage(ciLo, ciLo + n, c0, bc, nc, st)
+                        func one(_ tile: Int, _ strip: Int) {
+                            let aPanel = weights.panel(tile, ciLo)
+                            let bias = UnsafePointer(weights.bias + tile * tileRows)
+                            let row0 = tile * tileRows
+                            let rowsHere = min(tileRows, weights.rows - row0)
+                            let j0 = strip * tileCols
+                            let w = min(tileCols, bc - j0)
+                            let s = UnsafePointer(st + j0)
+                            switch store {
+                            case .rows(let y, let ldy, let acc):
+                                let yTile = y + row0 * ldy + c0 + j0
+                                if rowsHere == tileRows && w == tileCols {
+                                    convMicroKernel(aPanel, s, offs, taps, n, plan.channelStride, bias, yTile, ldy, !first, acc && last)
+                                } else if rowsHere == 1 && strip % 2 == 0 {
+                                    // One channel: 48 columns per call through the scratch row.
+                                    let w2 = min(2 * tileCols, bc - j0)
+                                    if !first { scratch.update(from: yTile, count: w2) }
+                                    convMicroKernel1(aPanel, s, offs, taps, n, plan.channelStride, bias[0], scratch, !first, false)
+                                    storeRows(scratch, 2 * tileCols, yTile, ldy, 1, w2, acc && last)
+                                } else if rowsHere > 1 {
+                                    // Ragged tile: through a 4 × 24 buffer holding the valid part.
+                                    if !first { loadRows(scratch, tileCols, yTile, ldy, rowsHere, w) }
+                                    convMicroKernel(aPanel, s, offs, taps, n, plan.channelStride, bias, scratch, tileCols, !first, false)
+                                    storeRows(scratch, tileCols, yTile, ldy, rowsHere, w, acc && last)
+                                }
+                            case .interleaved(let y, let ldy, let stride, let length, let acc):
+                                // Single channel block here (several go through the scratch path).
+                                convMicroKernel(aPanel, s, offs, taps, n, plan.channelStride, bias, scratch, tileCols, false, false)
+                                storeInterleaved(scratch, tileCols, y, ldy, stride, length, acc, row0, rowsHere, c0 + j0, w)
                             }
                         }
+                        // Row blocks of 32 tiles; within one, a strip's source rows stay in L1 across tiles
+                        // while the weight panels stream from L2.
+                        var ic = tileRange.lowerBound
+                        while ic < tileRange.upperBound {
+                            let icEnd = min(tileRange.upperBound, ic + scratchRowBlock / tileRows)
+                            for strip in 0..<strips { for tile in ic..<icEnd { one(tile, strip) } }
+                            ic = icEnd
+                        }
+                        ciLo += n
                     }
-                    ic = icEnd
+                } else {
+                    // All channels staged once; partial sums of up to 128 rows in the scratch.
+                    stage(0, cin, c0, bc, nc, st)
+                    var ic = tileRange.lowerBound
+                    while ic < tileRange.upperBound {
+                        let icEnd = min(tileRange.upperBound, ic + scratchRowBlock / tileRows)
+                        var ciLo = 0
+                        while ciLo < cin {
+                            let n = min(cb, cin - ciLo)
+                            let s0 = UnsafePointer(st + ciLo * plan.channelStride)
+                            for strip in 0..<strips {
+                                let j0 = strip * tileCols
+                                for tile in ic..<icEnd {
+                                    let aPanel = weights.panel(tile, ciLo)
+                                    let bias = UnsafePointer(weights.bias + tile * tileRows)
+                                    let cTile = scratch + (tile - ic) * tileRows * nc  // scratch[tile rows, :]
+                                    convMicroKernel(aPanel, s0 + j0, offs, taps, n, plan.channelStride, bias, cTile + j0, nc, ciLo > 0, false)
+                                }
+                            }
+                            ciLo += n
+                        }
+                        for tile in ic..<icEnd {
+                            let row0 = tile * tileRows
+                            let rowsHere = min(tileRows, weights.rows - row0)
+                            let cTile = scratch + (tile - ic) * tileRows * nc
+                            switch store {
+                            case .rows(let y, let ldy, let acc):
+                                storeRows(cTile, nc, y + row0 * ldy + c0, ldy, rowsHere, bc, acc)
+                            case .interleaved(let y, let ldy, let stride, let length, let acc):
+                                storeInterleaved(cTile, nc, y, ldy, stride, length, acc, row0, rowsHere, c0, bc)
+                            }
+                        }
+                        ic = icEnd
+                    }
                 }
             }
         }
-    }
-    if serial {
-        work(0..<blocks, 0..<tiles)
-    } else if byColumns {
-        parallelFor(blocks) { work($0, 0..<tiles) }
-    } else {
-        parallelFor(tiles) { work(0..<blocks, $0) }
+        if serial {
+            work(0..<blocks, 0..<tiles)
+        } else if byColumns {
+            parallelFor(blocks) { work($0, 0..<tiles) }
+        } else {
+            parallelFor(tiles) { work(0..<blocks, $0) }
+        }
     }
 }
 
+/// Copies `rows × cols` from `y` (row stride `ldy`) into `t` (row stride `ldt`).
 @inline(__always)
-private func loadTile(_ t: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ ldy: Int, _ rows: Int, _ cols: Int) {
-    for i in 0..<rows { (t + i * tileCols).update(from: y + i * ldy, count: cols) }
+private func loadRows(_ t: UnsafeMutablePointer<Float>, _ ldt: Int, _ y: UnsafeMutablePointer<Float>, _ ldy: Int, _ rows: Int, _ cols: Int) {
+    for i in 0..<rows { (t + i * ldt).update(from: y + i * ldy, count: cols) }
 }
 
+/// Writes (or adds) `rows × cols` of `t` (row stride `ldt`) to `y` (row stride `ldy`).
 @inline(__always)
-private func storeTile(_ t: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ ldy: Int, _ rows: Int,
-                       _ cols: Int, _ accumulate: Bool) {
+private func storeRows(_ t: UnsafeMutablePointer<Float>, _ ldt: Int, _ y: UnsafeMutablePointer<Float>, _ ldy: Int,
+                       _ rows: Int, _ cols: Int, _ accumulate: Bool) {
     for i in 0..<rows {
-        let yRow = y + i * ldy, tRow = t + i * tileCols  // y[row0 + i, col...], tile[i, :]
-        if accumulate { for j in 0..<cols { yRow[j] += tRow[j] } } else { yRow.update(from: tRow, count: cols) }
+        let yRow = y + i * ldy, tRow = t + i * ldt  // y[row0 + i, col...], t[i, :]
+        if accumulate {
+            var j = 0
+            while j + 8 <= cols { store8(load8(yRow + j) + load8(tRow + j), yRow + j); j += 8 }
+            while j < cols { yRow[j] += tRow[j]; j += 1 }
+        } else {
+            yRow.update(from: tRow, count: cols)
+        }
     }
 }
 
-/// Writes tile rows (co, r) = divmod(row, stride) to `y[co, u·stride + r]` for u = col + j below `length`.
+/// Writes rows (co, r) = divmod(row, stride) of `t` (row stride `ldt`) to `y[co, u·stride + r]` for
+/// u = col + j, j < cols, below `length`.
 @inline(__always)
-private func storeInterleaved(_ t: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ ldy: Int,
+private func storeInterleaved(_ t: UnsafeMutablePointer<Float>, _ ldt: Int, _ y: UnsafeMutablePointer<Float>, _ ldy: Int,
                               _ stride: Int, _ length: Int, _ accumulate: Bool, _ row0: Int, _ rows: Int,
                               _ col: Int, _ cols: Int) {
     for i in 0..<rows {
         let row = row0 + i
         let co = row / stride, r = row % stride
         let yRow = y + co * ldy  // y[co, :]
-        let tRow = t + i * tileCols
+        let tRow = t + i * ldt
         let n = min(cols, (length - r + stride - 1) / stride - col)  // columns whose position is in range
         var pos = col * stride + r
         if accumulate {
@@ -257,44 +384,32 @@ private func storeInterleaved(_ t: UnsafeMutablePointer<Float>, _ y: UnsafeMutab
     }
 }
 
-// MARK: Packing helpers shared by the conv kernels
+// MARK: Staging helpers shared by the conv kernels
 
-/// Packs one reduction row `kk` of a block: column j (< bc) takes `src[j·step]` when j is in `[lo, hi)`,
-/// zero otherwise (and for j ≥ bc up to the end of the last strip).
-@inline(__always)
-func packRow(_ dst: UnsafeMutablePointer<Float>, kk: Int, kc: Int, bc: Int, src: UnsafePointer<Float>, step: Int,
-             lo: Int, hi: Int) {
-    let strips = (bc + tileCols - 1) / tileCols
-    let hi = min(hi, bc), lo = max(0, lo)
-    for strip in 0..<strips {
-        let j0 = strip * tileCols
-        let d = dst + (strip * kc + kk) * tileCols  // packed[strip][kk][:]
-        if step == 1 && j0 >= lo && j0 + tileCols <= hi {
-            store8(load8(src + j0), d); store8(load8(src + j0 + 8), d + 8); store8(load8(src + j0 + 16), d + 16)
-        } else {
-            d.update(repeating: 0, count: tileCols)
-            let a = max(lo, j0), b = min(hi, j0 + tileCols)
-            if a < b {
-                var p = src + a * step
-                for j in a..<b { d[j - j0] = p.pointee; p += step }
-            }
-        }
-    }
-}
-
-/// Copies `count` elements `src[j·step]` to `dst[j]`, zero-fills `dst[count..<width]`, and applies ELU
-/// when `alpha` is set: one row of a staged input span.
+/// One staged row: `dst[j] = f(src[j·step])` for j < count, zeros for `count ≤ j < width`, with `f` = ELU
+/// when `alpha` is set (else a copy).
 @inline(__always)
 func stageRow(_ dst: UnsafeMutablePointer<Float>, width: Int, src: UnsafePointer<Float>, step: Int, count: Int, alpha: Float?) {
     let n = max(0, min(count, width))
     if step == 1 {
-        dst.update(from: src, count: n)
+        if let alpha {
+            var j = 0
+            while j + 8 <= n { store8(elu8(load8(src + j), alpha), dst + j); j += 8 }
+            if j < n {
+                var v = Vec8()
+                for l in 0..<(n - j) { v[l] = src[j + l] }
+                v = elu8(v, alpha)
+                for l in 0..<(n - j) { dst[j + l] = v[l] }
+            }
+        } else {
+            dst.update(from: src, count: n)
+        }
     } else {
         var p = src
         for j in 0..<n { dst[j] = p.pointee; p += step }
+        if let alpha { eluRowInPlace(dst, n, alpha) }
     }
     (dst + n).update(repeating: 0, count: width - n)
-    if let alpha { eluRowInPlace(dst, n, alpha) }
 }
 
 /// ELU in place over a short row (no threading: called inside a worker).

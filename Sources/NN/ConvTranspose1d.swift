@@ -47,8 +47,8 @@ public func packConvTranspose1dWeights(_ weight: UnsafePointer<Float>, bias: Uns
                                        inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int) -> PackedConvWeights {
     let taps = (kernelSize + stride - 1) / stride
     return PackedConvWeights(rows: outChannels * stride, taps: taps, inChannels: inChannels,
-                             weight: { row, rho in
-                                 let co = row / stride, ci = rho / taps, k = row % stride + (rho % taps) * stride
+                             weight: { row, m, ci in
+                                 let co = row / stride, k = row % stride + m * stride
                                  return k < kernelSize ? weight[(ci * outChannels + co) * kernelSize + k] : 0  // w[ci, co, k]
                              },
                              bias: { row in bias?[row / stride] ?? 0 })
@@ -71,10 +71,16 @@ public func convTranspose1dForward(out: UnsafeMutablePointer<Float>, x: UnsafePo
 }
 
 /// ConvTranspose1d forward with weights packed once by `packConvTranspose1dWeights` (same contract).
+///
+/// `inputRowStride` / `outputRowStride` (default T / (T − 1)·s + K) let x and out be windows of longer
+/// buffers, as for `conv1dForward`.
 public func convTranspose1dForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, packed: PackedConvWeights,
-                                   shape: ConvTranspose1dShape, inputELU alpha: Float? = nil, accumulate: Bool = false) {
+                                   shape: ConvTranspose1dShape, inputELU alpha: Float? = nil, accumulate: Bool = false,
+                                   inputRowStride: Int? = nil, outputRowStride: Int? = nil) {
     shape.validate("convTranspose1dForward")
     let s = shape.stride, cin = shape.inChannels, t = shape.inLength, outLen = shape.outLength
+    let ldx = inputRowStride ?? t, ldy = outputRowStride ?? outLen
+    precondition(ldx >= t && ldy >= outLen, "convTranspose1dForward: row strides (\(ldx), \(ldy)) shorter than the rows (\(t), \(outLen))")
     let m = (shape.kernelSize + s - 1) / s
     precondition(packed.rows == shape.outChannels * s && packed.taps == m && packed.inChannels == cin,
                  "convTranspose1dForward: packed weights (rows \(packed.rows), taps \(packed.taps), Cin \(packed.inChannels)) do not match \(shape)")
@@ -82,34 +88,22 @@ public func convTranspose1dForward(out: UnsafeMutablePointer<Float>, x: UnsafePo
     let halo = m - 1
     let ldStage = { (nc: Int) in (nc + halo + 7) / 8 * 8 }
     for b in 0..<shape.batch {
-        let xb = x + b * cin * t                           // x[b, :, :]
-        let yb = out + b * shape.outChannels * outLen      // out[b, :, :]
-        // Packed row ρ = ci·M + m, column j: x[b, ci, c0 + j − m], zero outside 0..<T. With ELU the span
-        // Z[ci][j] = f(x[ci, c0 − (M − 1) + j]) is staged once (zeros outside) and rows read from it.
-        runConvCore(weights: packed, cols: cols,
-                    stageFloats: { nc, kcMax in alpha != nil ? (kcMax / m + 2) * ldStage(nc) : 0 },
-                    pack: { rho0, kc, c0, bc, nc, dst, stage in
-            guard let alpha else {
-                for kk in 0..<kc {
-                    let ci = (rho0 + kk) / m, tap = (rho0 + kk) % m
-                    packRow(dst, kk: kk, kc: kc, bc: bc, src: xb + ci * t + c0 - tap, step: 1, lo: tap - c0, hi: t - c0 + tap)
-                }
-                return
-            }
-            let ciLo = rho0 / m, ciHi = (rho0 + kc - 1) / m + 1
-            let ld = ldStage(nc), st = stage!
+        let xb = x + b * cin * ldx                         // x[b, :, :]
+        let yb = out + b * shape.outChannels * ldy         // out[b, :, :]
+        // Stage Z[ci][j] = f(x[b, ci, c0 − (M − 1) + j]), zeros outside 0..<T; tap m of column j reads
+        // Z[ci][j + M − 1 − m] = x[ci, c0 + j − m].
+        runConvCore(weights: packed, cols: cols, layout: { nc in
+            ConvStageLayout(channelStride: ldStage(nc), tapOffsets: (0..<m).map { halo - $0 })
+        }, stage: { ciLo, ciHi, c0, _, nc, dst in
+            let ld = ldStage(nc)
             let first = c0 - halo  // input step held in Z[ci][0]
             let lo = min(ld, max(0, -first)), hi = max(lo, min(ld, t - first))
             for ci in ciLo..<ciHi {
-                let zRow = st + (ci - ciLo) * ld  // Z[ci, :]
+                let zRow = dst + (ci - ciLo) * ld  // Z[ci, :]
                 zRow.update(repeating: 0, count: lo)
-                stageRow(zRow + lo, width: ld - lo, src: xb + ci * t + first + lo, step: 1, count: hi - lo, alpha: alpha)
+                stageRow(zRow + lo, width: ld - lo, src: xb + ci * ldx + first + lo, step: 1, count: hi - lo, alpha: alpha)
             }
-            for kk in 0..<kc {
-                let ci = (rho0 + kk) / m, tap = (rho0 + kk) % m
-                packRow(dst, kk: kk, kc: kc, bc: bc, src: st + (ci - ciLo) * ld + halo - tap, step: 1, lo: 0, hi: bc)
-            }
-        }, store: .interleaved(y: yb, ldy: outLen, stride: s, length: outLen, accumulate: accumulate))
+        }, store: .interleaved(y: yb, ldy: ldy, stride: s, length: outLen, accumulate: accumulate))
     }
 }
 

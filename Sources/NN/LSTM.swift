@@ -25,8 +25,8 @@ public struct LSTMShape: Equatable, Sendable {
     }
 }
 
-/// Hidden units per block of the packed recurrent weights (2 × SIMD8 per gate).
-let lstmUnitBlock = 16
+/// Hidden units per block of the packed recurrent weights (one SIMD8 per gate).
+let lstmUnitBlock = 8
 
 /// One LSTM layer's parameters in PyTorch layout, plus packed copies for the fast kernel.
 public struct LSTMLayerWeights: Sendable {
@@ -42,7 +42,7 @@ public struct LSTMLayerWeights: Sendable {
     public let biasHH: [Float]
     /// Input projection as a 1×1 conv with bias b_ih + b_hh.
     let packedIH: PackedConvWeights
-    /// Recurrent weights as `[block][k][gate][16 units]` (units padded to a multiple of 16 with zeros).
+    /// Recurrent weights as `[block][k][gate][8 units]` (units padded to a multiple of 8 with zeros).
     let packedHH: PackedRecurrentWeights
 
     public init(inputSize: Int, hiddenSize: Int, weightIH: [Float], weightHH: [Float], biasIH: [Float], biasHH: [Float]) {
@@ -58,14 +58,14 @@ public struct LSTMLayerWeights: Sendable {
         self.biasIH = biasIH
         self.biasHH = biasHH
         packedIH = PackedConvWeights(rows: g, taps: 1, inChannels: inputSize,
-                                     weight: { row, k in weightIH[row * inputSize + k] },
+                                     weight: { row, _, k in weightIH[row * inputSize + k] },
                                      bias: { row in biasIH[row] + biasHH[row] })
         packedHH = PackedRecurrentWeights(weightHH, hiddenSize: hiddenSize)
     }
 }
 
-/// `W_hh` blocked for the per-step mat-vec: block `jb` covers units `16·jb ..< 16·jb + 16`, stored as
-/// `[k][gate][16]` so that one step streams the whole matrix once, sequentially.
+/// `W_hh` blocked for the per-step mat-vec: block `jb` covers units `8·jb ..< 8·jb + 8`, stored as
+/// `[k][gate][8]` (k over all H inputs), so one step streams the whole matrix once, sequentially.
 final class PackedRecurrentWeights: @unchecked Sendable {
     let hidden: Int
     let blocks: Int
@@ -118,7 +118,7 @@ public func lstmLayerForward(out: UnsafeMutablePointer<Float>, h: UnsafeMutableP
     defer { gates.deallocate(); hPrev.deallocate() }
     let rec = weights.packedHH
     // Split the per-step mat-vec only when it is big enough to pay for waking a second thread.
-    let serialSteps = hid * g4 < 1 << 16
+    let serialSteps = hid * g4 < 1 << 16 || Parallel.threadCount == 1
     for b in 0..<shape.batch {
         let xb = x + b * inp * t, yb = out + b * hid * t   // x[b, :, :], out[b, :, :]
         let hb = h + b * hid, cb = c + b * hid             // h[b, :], c[b, :]
@@ -144,54 +144,64 @@ public func lstmLayerForward(out: UnsafeMutablePointer<Float>, h: UnsafeMutableP
 }
 
 /// Input projection of `cols` steps: `out[row, j] = bias[row] + Σ_k W[row, k] · x[k, j]`, x with row
-/// stride `ldx`.
+/// stride `ldx` (a window of a longer sequence), out with row stride `ldo`.
 func projectColumns(_ w: PackedConvWeights, x: UnsafePointer<Float>, ldx: Int, cols: Int,
                     out: UnsafeMutablePointer<Float>, ldo: Int) {
-    runConvCore(weights: w, cols: cols, pack: { rho0, kc, c0, bc, _, dst, _ in
-        for kk in 0..<kc {
-            packRow(dst, kk: kk, kc: kc, bc: bc, src: x + (rho0 + kk) * ldx + c0, step: 1, lo: 0, hi: bc)
+    runConvCore(weights: w, cols: cols, layout: { nc in ConvStageLayout(channelStride: nc, tapOffsets: [0]) },
+                stage: { kLo, kHi, c0, bc, nc, dst in
+        for k in kLo..<kHi {
+            stageRow(dst + (k - kLo) * nc, width: nc, src: x + k * ldx + c0, step: 1, count: bc, alpha: nil)
         }
     }, store: .rows(y: out, ldy: ldo, accumulate: false))
 }
 
-/// One step for units `16·jb ..< 16·jb + 16`: gates = packed W_hh · hPrev + projected input, then the cell.
+/// One step for units `8·jb ..< 8·jb + 8`: gates = W_hh · hPrev + projected input, then the cell.
+/// The dot products run over k in two halves streamed side by side (more loads in flight from L3),
+/// summed as (first half) + (second half): a fixed order.
 @inline(__always)
 private func lstmCellBlock(_ rec: PackedRecurrentWeights, _ jb: Int, _ hPrev: UnsafePointer<Float>,
                            _ gCol: UnsafePointer<Float>, _ ldg: Int, _ h: UnsafeMutablePointer<Float>,
                            _ c: UnsafeMutablePointer<Float>, _ yCol: UnsafeMutablePointer<Float>, _ ldy: Int) {
     let hid = rec.hidden
-    var i0 = Vec8(), i1 = Vec8(), f0 = Vec8(), f1 = Vec8(), g0 = Vec8(), g1 = Vec8(), o0 = Vec8(), o1 = Vec8()
-    var wp = UnsafeRawPointer(rec.w + jb * hid * 4 * lstmUnitBlock)  // packed[jb][k][gate][16]
-    for k in 0..<hid {
-        let hk = Vec8(repeating: hPrev[k])
-        i0.addProduct(hk, wp.load(fromByteOffset: 0, as: Vec8.self))
-        i1.addProduct(hk, wp.load(fromByteOffset: 32, as: Vec8.self))
-        f0.addProduct(hk, wp.load(fromByteOffset: 64, as: Vec8.self))
-        f1.addProduct(hk, wp.load(fromByteOffset: 96, as: Vec8.self))
-        g0.addProduct(hk, wp.load(fromByteOffset: 128, as: Vec8.self))
-        g1.addProduct(hk, wp.load(fromByteOffset: 160, as: Vec8.self))
-        o0.addProduct(hk, wp.load(fromByteOffset: 192, as: Vec8.self))
-        o1.addProduct(hk, wp.load(fromByteOffset: 224, as: Vec8.self))
-        wp += 4 * lstmUnitBlock * 4
+    let half = hid / 2
+    let stepBytes = 4 * lstmUnitBlock * 4  // one k: 4 gates × 8 units
+    var i0 = Vec8(), f0 = Vec8(), g0 = Vec8(), o0 = Vec8(), i1 = Vec8(), f1 = Vec8(), g1 = Vec8(), o1 = Vec8()
+    var p = UnsafeRawPointer(rec.w + jb * hid * 4 * lstmUnitBlock)  // packed[jb][k][gate][8], k < H/2
+    var q = p + half * stepBytes                                    // k ≥ H/2
+    for k in 0..<half {
+        let ha = Vec8(repeating: hPrev[k]), hb = Vec8(repeating: hPrev[half + k])
+        i0.addProduct(ha, p.load(fromByteOffset: 0, as: Vec8.self))
+        f0.addProduct(ha, p.load(fromByteOffset: 32, as: Vec8.self))
+        g0.addProduct(ha, p.load(fromByteOffset: 64, as: Vec8.self))
+        o0.addProduct(ha, p.load(fromByteOffset: 96, as: Vec8.self))
+        i1.addProduct(hb, q.load(fromByteOffset: 0, as: Vec8.self))
+        f1.addProduct(hb, q.load(fromByteOffset: 32, as: Vec8.self))
+        g1.addProduct(hb, q.load(fromByteOffset: 64, as: Vec8.self))
+        o1.addProduct(hb, q.load(fromByteOffset: 96, as: Vec8.self))
+        p += stepBytes
+        q += stepBytes
     }
-    let j0 = jb * lstmUnitBlock
-    let units = min(lstmUnitBlock, hid - j0)
-    for half in 0..<2 where half * 8 < units {
-        let base = j0 + half * 8
-        let n = min(8, units - half * 8)
-        // Projected input of this step for the 8 units (rows g·H + j of the gate buffer, stride ldg).
-        let gBase = gCol + base * ldg
-        let ig = vsigmoid((half == 0 ? i0 : i1) + gather8(gBase, ldg, n))
-        let fg = vsigmoid((half == 0 ? f0 : f1) + gather8(gBase + hid * ldg, ldg, n))
-        let gg = vtanh((half == 0 ? g0 : g1) + gather8(gBase + 2 * hid * ldg, ldg, n))
-        let og = vsigmoid((half == 0 ? o0 : o1) + gather8(gBase + 3 * hid * ldg, ldg, n))
-        let cv = fg * gather8(UnsafePointer(c + base), 1, n) + ig * gg
-        let hv = og * vtanh(cv)
-        for u in 0..<n {
-            c[base + u] = cv[u]
-            h[base + u] = hv[u]
-            yCol[(base + u) * ldy] = hv[u]
-        }
+    if hid % 2 == 1 {  // odd H: the last k belongs to the second half
+        let hb = Vec8(repeating: hPrev[hid - 1])
+        i1.addProduct(hb, q.load(fromByteOffset: 0, as: Vec8.self))
+        f1.addProduct(hb, q.load(fromByteOffset: 32, as: Vec8.self))
+        g1.addProduct(hb, q.load(fromByteOffset: 64, as: Vec8.self))
+        o1.addProduct(hb, q.load(fromByteOffset: 96, as: Vec8.self))
+    }
+    let base = jb * lstmUnitBlock
+    let n = min(lstmUnitBlock, hid - base)
+    // Projected input of this step for the 8 units (rows g·H + j of the gate buffer, stride ldg).
+    let gBase = gCol + base * ldg
+    let ig = vsigmoid((i0 + i1) + gather8(gBase, ldg, n))
+    let fg = vsigmoid((f0 + f1) + gather8(gBase + hid * ldg, ldg, n))
+    let gg = vtanh((g0 + g1) + gather8(gBase + 2 * hid * ldg, ldg, n))
+    let og = vsigmoid((o0 + o1) + gather8(gBase + 3 * hid * ldg, ldg, n))
+    let cv = fg * gather8(UnsafePointer(c + base), 1, n) + ig * gg
+    let hv = og * vtanh(cv)
+    for u in 0..<n {
+        c[base + u] = cv[u]
+        h[base + u] = hv[u]
+        yCol[(base + u) * ldy] = hv[u]
     }
 }
 

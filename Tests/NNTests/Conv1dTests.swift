@@ -49,13 +49,16 @@ final class Conv1dTests: XCTestCase {
     }
 
     func testLargeShapesUseEveryPathAndMatch() {
-        // Long enough for several column blocks, channel tiles with a ragged last tile, direct and scratch sources.
+        // Several column blocks, ragged channel tiles, several channel blocks (partial sums kept in the
+        // output, or in the scratch when accumulating), strided staging, and the one-channel kernel.
         for (i, c) in [Case(b: 1, cin: 40, cout: 30, tin: 3000, k: 3, s: 1, d: 1),
                        Case(b: 1, cin: 24, cout: 10, tin: 3001, k: 8, s: 4, d: 1),
-                       Case(b: 1, cin: 600, cout: 6, tin: 50, k: 1, s: 1, d: 1)].enumerated() {
-            for elu: Float? in [nil, 1] {
-                let (fast, ref) = run(c, elu: elu, accumulate: false, bias: true, threads: 2, seed: 100 + UInt64(i))
-                if let m = closeness(fast, ref, rtol: 1e-5, atol: 1e-5) { XCTFail("\(c) elu \(String(describing: elu)): \(m)") }
+                       Case(b: 1, cin: 600, cout: 6, tin: 50, k: 1, s: 1, d: 1),
+                       Case(b: 1, cin: 40, cout: 1, tin: 1500, k: 7, s: 1, d: 1),
+                       Case(b: 1, cin: 90, cout: 5, tin: 403, k: 4, s: 2, d: 1)].enumerated() {
+            for (elu, acc) in [(nil, false), (1, false), (nil, true)] as [(Float?, Bool)] {
+                let (fast, ref) = run(c, elu: elu, accumulate: acc, bias: true, threads: 2, seed: 100 + UInt64(i))
+                if let m = closeness(fast, ref, rtol: 1e-5, atol: 1e-5) { XCTFail("\(c) elu \(String(describing: elu)) accumulate \(acc): \(m)") }
             }
         }
     }
@@ -69,6 +72,28 @@ final class Conv1dTests: XCTestCase {
             let three = run(c, elu: 1, accumulate: false, bias: true, threads: 3, seed: 200 + UInt64(i)).fast
             XCTAssertEqual(one, two, "\(c): 1 vs 2 threads")
             XCTAssertEqual(one, three, "\(c): 1 vs 3 threads")
+        }
+    }
+
+    func testRowStridesReadAndWriteWindowsOfLongerBuffers() {
+        var rng = SeededRNG(seed: 300)
+        let shape = Conv1dShape(batch: 2, inChannels: 5, outChannels: 6, inLength: 70, kernelSize: 4, stride: 2)
+        let x = rng.floats(shape.inputCount), w = rng.floats(shape.weightCount), bias = rng.floats(6)
+        let packed = packConv1dWeights(w, bias: bias, outChannels: 6, inChannels: 5, kernelSize: 4)
+        var dense = [Float](repeating: 0, count: shape.outputCount)
+        conv1dForward(out: &dense, x: x, packed: packed, shape: shape, inputELU: 1)
+        // The same input inside rows of 83, the output into rows of 40 starting at column 3.
+        let ldx = 83, ldy = 40, tout = shape.outLength
+        var wide = [Float](repeating: .nan, count: 2 * 5 * ldx)
+        for r in 0..<10 { for t in 0..<70 { wide[r * ldx + t] = x[r * 70 + t] } }
+        var outWide = [Float](repeating: -7, count: 2 * 6 * ldy)
+        outWide.withUnsafeMutableBufferPointer { o in
+            conv1dForward(out: o.baseAddress! + 3, x: wide, packed: packed, shape: shape, inputELU: 1, inputRowStride: ldx, outputRowStride: ldy)
+        }
+        for r in 0..<12 {
+            XCTAssertEqual(Array(outWide[(r * ldy + 3)..<(r * ldy + 3 + tout)]), Array(dense[(r * tout)..<((r + 1) * tout)]), "row \(r)")
+            XCTAssertEqual(outWide[r * ldy + 2], -7, "row \(r): written before its window")
+            if 3 + tout < ldy { XCTAssertEqual(outWide[r * ldy + 3 + tout], -7, "row \(r): written past its window") }
         }
     }
 

@@ -62,6 +62,24 @@ final class ConvTranspose1dTests: XCTestCase {
         }
     }
 
+    func testRowStridesReadAndWriteWindowsOfLongerBuffers() {
+        var rng = SeededRNG(seed: 301)
+        let shape = ConvTranspose1dShape(batch: 2, inChannels: 3, outChannels: 4, inLength: 21, kernelSize: 6, stride: 3)
+        let x = rng.floats(shape.inputCount), w = rng.floats(shape.weightCount)
+        let packed = packConvTranspose1dWeights(w, bias: nil, inChannels: 3, outChannels: 4, kernelSize: 6, stride: 3)
+        var dense = [Float](repeating: 0, count: shape.outputCount)
+        convTranspose1dForward(out: &dense, x: x, packed: packed, shape: shape)
+        let ldx = 30, ldy = 80, tout = shape.outLength
+        var wide = [Float](repeating: .nan, count: 2 * 3 * ldx)
+        for r in 0..<6 { for t in 0..<21 { wide[r * ldx + t] = x[r * 21 + t] } }
+        var outWide = [Float](repeating: -7, count: 2 * 4 * ldy)
+        convTranspose1dForward(out: &outWide, x: wide, packed: packed, shape: shape, inputRowStride: ldx, outputRowStride: ldy)
+        for r in 0..<8 {
+            XCTAssertEqual(Array(outWide[(r * ldy)..<(r * ldy + tout)]), Array(dense[(r * tout)..<((r + 1) * tout)]), "row \(r)")
+            XCTAssertEqual(outWide[r * ldy + tout], -7, "row \(r): written past its window")
+        }
+    }
+
     func testLayerHandComputed() {
         // Cin 1, Cout 1, K 3, stride 2, w = [1, 10, 100]: y[2t + k] += x[t]·w[k].
         let layer = ConvTranspose1d(weight: Tensor(shape: [1, 1, 3], data: [1, 10, 100]), bias: nil, stride: 2)
