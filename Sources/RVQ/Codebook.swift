@@ -81,26 +81,42 @@ public struct Codebook: Sendable {
     }
 }
 
-/// Σ x[d]², each square rounded to Float, summed in the order of torch's CPU `sum` over a contiguous
-/// float32 row (ATen `SumKernel.cpp`, AVX2 build: `x.pow(2).sum(-1)` as EnCodec's quantizer computes it).
+/// The memory layout of the tensor whose rows torch sums: the order of torch's CPU `sum` (ATen
+/// `SumKernel.cpp`), hence the rounding of `x.pow(2).sum(-1)`, depends on it.
+public enum TorchSumOrder: Sendable, Equatable {
+    /// A contiguous row (an inner reduction): EnCodec's input as a contiguous `[T, D]` matrix (what torch
+    /// makes of a batch of more than one item).
+    case contiguous
+    /// Row `row` of the `rows` rows that are the columns of a contiguous `[D, T]` tensor (an outer
+    /// reduction): EnCodec's input for one item, the `[T, D]` view of the encoder's `[1, D, T]` output.
+    case column(row: Int, rows: Int)
+}
+
+/// Σ x[d]², each square rounded to Float, summed in the order of torch's CPU `sum` (AVX2 build) for a row of
+/// the given layout: EnCodec's `x.pow(2).sum(1)`. Checked against torch by the RVQ fixtures.
 ///
-/// D ≥ 8 (vectorized inner sum): the row is read as ⌊D/8⌋ vectors of 8 lanes; vectors `4i + k` accumulate
-/// into partial `k` (k < 4) through torch's cascade of 4 levels of 2^max(4, ⌈log2 ⌊D/32⌋⌉/4) steps; the
-/// leftover vectors go into partial 0; then `((p0 + p1) + p2) + p3`; the scalar result starts at 0, adds the
-/// D mod 8 tail elements, then the 8 lanes in order. D < 8 (scalar path): four interleaved accumulators,
-/// the tail into the first, then `((a0 + a1) + a2) + a3`. Checked against torch by the RVQ fixtures.
-public func torchOrderSquaredNorm(_ x: UnsafeBufferPointer<Float>) -> Float {
+/// `.contiguous`, D ≥ 8 (vectorized inner sum): the row is read as ⌊D/8⌋ vectors of 8 lanes; vectors
+/// `4i + k` accumulate into partial `k` through torch's cascade (4 levels of 2^max(4, ⌈log2 ⌊D/32⌋⌉/4) steps);
+/// leftover vectors go into partial 0; then `((p0 + p1) + p2) + p3`; the result starts at 0, adds the D mod 8
+/// tail elements, then the 8 lanes in order. D < 8: the interleaved order below.
+/// `.column(t, T)`: rows `t < G·⌊T/G⌋` (G = 32 when T ≥ 8, else 4) are a running sum over d with the cascade
+/// (level step 2^max(4, ⌈log2 D⌉/4)); the other rows use the interleaved order: four partial sums over
+/// `d ≡ k (mod 4)` (with the cascade over ⌊D/4⌋ steps), the D mod 4 tail into the first, then
+/// `((p0 + p1) + p2) + p3`.
+public func torchOrderSquaredNorm(_ x: UnsafeBufferPointer<Float>, order: TorchSumOrder = .contiguous) -> Float {
     let count = x.count
     guard let base = x.baseAddress, count > 0 else { return 0 }
-    if count < 8 {
-        var acc: (Float, Float, Float, Float) = (0, 0, 0, 0)
-        let rows = count / 4
-        for i in 0..<rows {
-            let r = base + 4 * i
-            acc.0 += r[0] * r[0]; acc.1 += r[1] * r[1]; acc.2 += r[2] * r[2]; acc.3 += r[3] * r[3]
+    @inline(__always) func square(_ d: Int) -> Float { base[d] * base[d] }
+    switch order {
+    case let .column(row, rows):
+        precondition(row >= 0 && row < rows, "row \(row) outside 0..<\(rows)")
+        let group = rows >= 8 ? 32 : 4
+        if row < rows / group * group {
+            return scalarCascadeSum4(rows: count, columns: 1) { i, _ in square(i) }.0
         }
-        for j in (rows * 4)..<count { acc.0 += base[j] * base[j] }
-        return ((acc.0 + acc.1) + acc.2) + acc.3
+        return interleavedSquaredNorm(base, count)
+    case .contiguous:
+        if count < 8 { return interleavedSquaredNorm(base, count) }
     }
     let vectorCount = count / 8
     @inline(__always) func squares(_ v: Int) -> SIMD8<Float> {
@@ -111,9 +127,49 @@ public func torchOrderSquaredNorm(_ x: UnsafeBufferPointer<Float>) -> Float {
     for v in (vectorCount / 4 * 4)..<vectorCount { p.0 += squares(v) }
     let lanes = ((p.0 + p.1) + p.2) + p.3
     var result: Float = 0
-    for j in (vectorCount * 8)..<count { result += base[j] * base[j] }
+    for j in (vectorCount * 8)..<count { result += square(j) }
     for l in 0..<8 { result += lanes[l] }
     return result
+}
+
+/// torch's scalar `row_sum`: partial k sums the squares at `d ≡ k (mod 4)` with the cascade over ⌊D/4⌋
+/// steps, the D mod 4 tail goes into partial 0, then `((p0 + p1) + p2) + p3`.
+private func interleavedSquaredNorm(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
+    let rows = count / 4
+    var p = scalarCascadeSum4(rows: rows, columns: 4) { i, k in x[4 * i + k] * x[4 * i + k] }
+    for d in (rows * 4)..<count { p.0 += x[d] * x[d] }
+    return ((p.0 + p.1) + p.2) + p.3
+}
+
+/// Scalar torch `multi_row_sum` over `rows` steps for `columns` (1 or 4) columns: the cascade below with
+/// Float accumulators. Unused columns stay 0.
+@inline(__always)
+private func scalarCascadeSum4(rows: Int, columns: Int, _ load: (Int, Int) -> Float) -> (Float, Float, Float, Float) {
+    let levels = 4
+    let ceilLog2 = rows <= 2 ? 1 : (Int.bitWidth - (rows - 1).leadingZeroBitCount)
+    let levelPower = max(4, ceilLog2 / levels)
+    let levelStep = 1 << levelPower
+    let levelMask = levelStep - 1
+    return withUnsafeTemporaryAllocation(of: Float.self, capacity: levels * 4) { acc in
+        acc.initialize(repeating: 0) // acc[level * 4 + column]
+        var i = 0
+        while i + levelStep <= rows {
+            for _ in 0..<levelStep {
+                for k in 0..<columns { acc[k] += load(i, k) }
+                i += 1
+            }
+            for j in 1..<levels {
+                for k in 0..<columns { acc[j * 4 + k] += acc[(j - 1) * 4 + k]; acc[(j - 1) * 4 + k] = 0 }
+                if i & (levelMask << (j * levelPower)) != 0 { break }
+            }
+        }
+        while i < rows {
+            for k in 0..<columns { acc[k] += load(i, k) }
+            i += 1
+        }
+        for j in 1..<levels { for k in 0..<columns { acc[k] += acc[j * 4 + k] } }
+        return (acc[0], acc[1], acc[2], acc[3])
+    }
 }
 
 /// torch's `multi_row_sum` with 4 columns: sums `load(i, k)` over rows `i` for each column `k` with a

@@ -11,19 +11,24 @@ extension Codebook {
     /// lowest index, and `scores[t]` that minimum (`(‖x‖² − 2 x·e) + ‖e‖²`, an estimate of ‖x − e‖² that can be
     /// slightly negative by cancellation). Blocked over rows × codes, SIMD over codes, threads over rows;
     /// the result does not depend on the thread count. Equals `nearestScalar` row by row.
+    /// `squaredNorms` (`[T]`) gives ‖x_t‖² when the rows come from a layout whose torch summation order
+    /// differs from a contiguous row (`TorchSumOrder`); nil computes `torchOrderSquaredNorm(x_t)`.
     public func nearest(_ x: UnsafeBufferPointer<Float>, codes: UnsafeMutableBufferPointer<Int32>,
-                        scores: UnsafeMutableBufferPointer<Float>? = nil) {
+                        scores: UnsafeMutableBufferPointer<Float>? = nil,
+                        squaredNorms: UnsafeBufferPointer<Float>? = nil) {
         let rows = x.count / max(dimension, 1)
         precondition(x.count == rows * dimension, "x must hold rows of dimension \(dimension)")
         precondition(codes.count == rows, "codes must hold one entry per row")
         precondition(scores == nil || scores!.count == rows, "scores must hold one entry per row")
+        precondition(squaredNorms == nil || squaredNorms!.count == rows, "squaredNorms must hold one entry per row")
         guard rows > 0 else { return }
         parallelFor(rows, minChunk: 2 * tileRows) { range in
             let scratch = SearchScratch(dimension: dimension, k: 1)
             defer { scratch.release() }
             search(x.baseAddress! + range.lowerBound * dimension, rows: range.count, k: 1,
                    codes: codes.baseAddress! + range.lowerBound,
-                   scores: scores.map { $0.baseAddress! + range.lowerBound }, scratch: scratch)
+                   scores: scores.map { $0.baseAddress! + range.lowerBound }, scratch: scratch,
+                   norms: squaredNorms.map { $0.baseAddress! + range.lowerBound })
         }
     }
 
@@ -56,9 +61,10 @@ extension Codebook {
     }
 
     /// The search on one thread: rows `x[0..<rows, :]`, `k` best codes per row into `codes`/`scores`
-    /// (`[rows, k]`; `scores` optional when k = 1), in row blocks that stay in L2.
+    /// (`[rows, k]`; `scores` optional when k = 1), in row blocks that stay in L2. `norms` (`[rows]`) gives
+    /// ‖x‖² per row; when nil it is `torchOrderSquaredNorm` of the contiguous row.
     func search(_ x: UnsafePointer<Float>, rows: Int, k: Int, codes: UnsafeMutablePointer<Int32>,
-                scores: UnsafeMutablePointer<Float>?, scratch: SearchScratch) {
+                scores: UnsafeMutablePointer<Float>?, scratch: SearchScratch, norms: UnsafePointer<Float>? = nil) {
         precondition(k >= 1 && k <= scratch.k && k <= size, "k out of range")
         precondition(k == 1 || scores != nil, "top-k search needs a scores buffer")
         let D = dimension
@@ -71,7 +77,8 @@ extension Codebook {
                 let count = min(blockRows, rows - r0)
                 let xBlock = x + r0 * D // x[r0, :]
                 for r in 0..<count {
-                    scratch.xNorms[r] = torchOrderSquaredNorm(UnsafeBufferPointer(start: xBlock + r * D, count: D))
+                    scratch.xNorms[r] = norms?[r0 + r]
+                        ?? torchOrderSquaredNorm(UnsafeBufferPointer(start: xBlock + r * D, count: D))
                 }
                 if k == 1 {
                     scratch.resetArgmin(rows: count)

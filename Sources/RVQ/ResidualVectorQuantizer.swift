@@ -65,7 +65,9 @@ public struct ResidualVectorQuantizer: Sendable {
 
     /// Greedy residual encoding of `vectors` (row-major `[T, D]`) with the first `stages` codebooks
     /// (all when nil): `r_0 = x`, `c_k = argmin_n score(r_k, n)` (Codebook's EnCodec score, ties to the lowest
-    /// index), `r_{k+1} = r_k − e_k[c_k]` elementwise in Float. Returns codes `[K, T]`.
+    /// index), `r_{k+1} = r_k − e_k[c_k]` elementwise in Float. Returns codes `[K, T]`. These are EnCodec's
+    /// codes for a contiguous `[T, D]` input (e.g. a batch of several items); for one item of codec latents
+    /// use `encode(channelMajor:)`.
     /// Throws on a length that is not a multiple of D, too many stages, or a non-finite value.
     public func encode(_ vectors: [Float], stages: Int? = nil) throws -> Codes {
         let k = try checkedStages(stages)
@@ -83,6 +85,55 @@ public struct ResidualVectorQuantizer: Sendable {
             }
         }
         return codes
+    }
+
+    /// Greedy encoding of one item of codec latents laid out channel-major, `[D, T]` (the encoder's
+    /// `[1, D, T]` output), exactly as encodec's `ResidualVectorQuantization.encode` on that tensor: the same
+    /// steps as `encode(_:stages:)` on the transposed rows, with ‖r_t‖² summed in torch's order for that
+    /// layout (`TorchSumOrder.column`), which decides near-ties differently from a contiguous `[T, D]` input.
+    public func encode(channelMajor latents: [Float], stages: Int? = nil) throws -> Codes {
+        let k = try checkedStages(stages)
+        let D = dimension
+        let t = try rowCount(latents.count, dimension: D, what: "latents")
+        try latents.withUnsafeBufferPointer { l in
+            for d in 0..<D {
+                for i in 0..<t where !l[d * t + i].isFinite {
+                    throw RVQError.nonFiniteValue(what: "latents", row: d, column: i, value: l[d * t + i])
+                }
+            }
+        }
+        var residual = [Float](repeating: 0, count: t * D) // [T, D]
+        for d in 0..<D { for i in 0..<t { residual[i * D + d] = latents[d * t + i] } }
+        var norms = [Float](repeating: 0, count: t)
+        var codes = Codes(stages: k, count: t)
+        residual.withUnsafeMutableBufferPointer { r in
+        norms.withUnsafeMutableBufferPointer { n in
+        codes.values.withUnsafeMutableBufferPointer { c in
+            for stage in 0..<k {
+                parallelFor(t, minChunk: 256) { range in
+                    for i in range {
+                        n[i] = torchOrderSquaredNorm(UnsafeBufferPointer(rebasing: r[i * D ..< (i + 1) * D]),
+                                                     order: .column(row: i, rows: t))
+                    }
+                }
+                let stageCodes = UnsafeMutableBufferPointer(rebasing: c[stage * t ..< (stage + 1) * t])
+                codebooks[stage].nearest(UnsafeBufferPointer(r), codes: stageCodes, squaredNorms: UnsafeBufferPointer(n))
+                subtractCodeVectors(from: r, codes: UnsafeBufferPointer(stageCodes), codebook: codebooks[stage])
+            }
+        }
+        }
+        }
+        return codes
+    }
+
+    /// Decodes to the channel-major layout `[D, T]` (the decoder's input for one item); the values of
+    /// `decode` transposed.
+    public func decodeChannelMajor(_ codes: Codes, stages: Int? = nil) throws -> [Float] {
+        let rows = try decode(codes, stages: stages)
+        let t = codes.count, D = dimension
+        var out = [Float](repeating: 0, count: t * D)
+        for i in 0..<t { for d in 0..<D { out[d * t + i] = rows[i * D + d] } }
+        return out
     }
 
     /// Scalar reference of `encode`: one vector at a time with `Codebook.nearestScalar`, no threads.
