@@ -105,22 +105,23 @@ public final class CodecModel: @unchecked Sendable {
         if config.normalize {
             // scale = 1e-8 + sqrt(mean over time of (mean over channels)²), as _encode_frame.
             let t = audio.count / channels
-            // The mean of squares is accumulated in Double: torch's cascaded float sum is close to exact,
-            // and a naive float loop over a second of audio is not.
-            var sumSq: Double = 0
+            // scale = 1e-8 + sqrt(mean over time of (mean over channels)²), with torch's float rounding:
+            // the channel mean is (Σ_c x_c) / C, the time mean is torch's CPU sum of squares (its
+            // vectorized cascade order for a contiguous row) divided by T. Bit-exact scales keep `.ecdc`
+            // files byte-identical to the reference's.
             var mono = [Float](repeating: 0, count: t)
             for c in 0..<channels { for i in 0..<t { mono[i] += audio[c * t + i] } }
-            for i in 0..<t { let m = mono[i] / Float(channels); sumSq += Double(m * m) }
-            let s = Float(1e-8) + Float(sumSq / Double(t)).squareRoot()
+            if channels > 1 { for i in 0..<t { mono[i] /= Float(channels) } }
+            let sumSq = mono.withUnsafeBufferPointer { torchOrderSquaredNorm($0, order: .contiguous) }
+            let s = Float(1e-8) + (sumSq / Float(t)).squareRoot()
             for i in 0..<x.count { x[i] /= s }
             scale = s
         }
         let z = latents(x, channels: channels) // [1, D, F]
-        let d = config.dimension, f = z.shape[2]
-        // Quantizer vectors are frames: transpose [D, F] → [F, D].
-        var vectors = [Float](repeating: 0, count: d * f)
-        for i in 0..<d { for j in 0..<f { vectors[j * d + i] = z.data[i * f + j] } }
-        let codes = try quantizer.encode(vectors, stages: codebooks)
+        let f = z.shape[2]
+        // Channel-major [D, F] as the encoder lays it out: the quantizer sums ‖r‖² in torch's order for
+        // this layout, which decides near-ties exactly as encodec does.
+        let codes = try quantizer.encode(channelMajor: z.data, stages: codebooks)
         return EncodedSegment(codebooks: codebooks, frames: f, codes: codes.values, scale: scale)
     }
 

@@ -10,6 +10,10 @@ public struct EcdcHeader: Equatable, Sendable {
     public var audioLength: Int
     public var codebooks: Int
     public var useLM: Bool
+
+    public init(modelName: String, audioLength: Int, codebooks: Int, useLM: Bool) {
+        self.modelName = modelName; self.audioLength = audioLength; self.codebooks = codebooks; self.useLM = useLM
+    }
 }
 
 public enum Ecdc {
@@ -110,7 +114,11 @@ public enum Ecdc {
         var offset = 0
         while offset < h.audioLength {
             let thisLen = min(h.audioLength - offset, segLen)
-            let frames = Int((Double(thisLen) / Double(config.sampleRate) * Double(config.frameRate)).rounded(.up))
+            // Frames the encoder made for this segment: ⌈len / hop⌉. (encodec's decompress computes
+            // ceil(len / sample_rate · frame_rate) in floating point, which for some lengths — e.g. 6720 at
+            // 24 kHz, 0.28 · 75 = 21.000000000000004 — asks for one frame more than its own encoder wrote
+            // and fails with EOFError; we read those files.)
+            let frames = (thisLen + config.hopLength - 1) / config.hopLength
             var scale: Float? = nil
             if config.normalize {
                 guard pos + 4 <= data.count else { throw truncated(path, offset) }

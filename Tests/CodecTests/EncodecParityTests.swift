@@ -101,7 +101,7 @@ final class EncodecParityTests: XCTestCase {
                     let mismatches = zip(seg.codes, expected.values).filter { Int64($0) != $1 }.count
                     XCTAssertEqual(mismatches, 0, "\(label) \(name) bw \(bw) seg \(s): \(mismatches) codes differ")
                     if let scale = ref.tensors["\(name)/seg\(s)/scale"] != nil ? try ref.float("\(name)/seg\(s)/scale").values[0] : nil {
-                        XCTAssertEqual(seg.scale ?? .nan, scale, accuracy: scale * 1e-6, "\(label) \(name) seg \(s): scale")
+                        XCTAssertEqual(seg.scale?.bitPattern, scale.bitPattern, "\(label) \(name) seg \(s): scale \(seg.scale ?? .nan) vs \(scale)")
                     }
                     compared += seg.codes.count
                 }
