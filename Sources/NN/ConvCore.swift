@@ -364,11 +364,16 @@ private func storeRows(_ t: UnsafeMutablePointer<Float>, _ ldt: Int, _ y: Unsafe
 }
 
 /// Writes rows (co, r) = divmod(row, stride) of `t` (row stride `ldt`) to `y[co, u·stride + r]` for
-/// u = col + j, j < cols, below `length`.
+/// u = col + j, j < cols, below `length`. Full 4 × 24 tiles with stride 2 or 4 (whole output runs) are
+/// interleaved in registers; the rest element by element.
 @inline(__always)
 private func storeInterleaved(_ t: UnsafeMutablePointer<Float>, _ ldt: Int, _ y: UnsafeMutablePointer<Float>, _ ldy: Int,
                               _ stride: Int, _ length: Int, _ accumulate: Bool, _ row0: Int, _ rows: Int,
                               _ col: Int, _ cols: Int) {
+    if rows == tileRows && cols == tileCols && (stride == 2 || stride == 4) && (col + tileCols) * stride <= length {
+        storeInterleavedTile(t, ldt, y, ldy, stride, accumulate, row0, col)
+        return
+    }
     for i in 0..<rows {
         let row = row0 + i
         let co = row / stride, r = row % stride
@@ -380,6 +385,48 @@ private func storeInterleaved(_ t: UnsafeMutablePointer<Float>, _ ldt: Int, _ y:
             for j in 0..<max(0, n) { yRow[pos] += tRow[j]; pos += stride }
         } else {
             for j in 0..<max(0, n) { yRow[pos] = tRow[j]; pos += stride }
+        }
+    }
+}
+
+/// Lanes of a and b alternated: (a0 b0 a1 b1 a2 b2 a3 b3, a4 b4 … a7 b7) (two unpack instructions).
+@inline(__always)
+private func zip2(_ a: Vec8, _ b: Vec8) -> (Vec8, Vec8) {
+    (Vec8(a[0], b[0], a[1], b[1], a[2], b[2], a[3], b[3]), Vec8(a[4], b[4], a[5], b[5], a[6], b[6], a[7], b[7]))
+}
+
+@inline(__always)
+private func put8(_ v: Vec8, _ p: UnsafeMutablePointer<Float>, _ accumulate: Bool) {
+    store8(accumulate ? load8(p) + v : v, p)
+}
+
+/// A full 4 × 24 tile of a stride-2 or stride-4 transposed conv: stride 2 holds (co, 0), (co, 1),
+/// (co + 1, 0), (co + 1, 1), each pair one contiguous run of 48 outputs; stride 4 holds (co, 0…3), one run
+/// of 96 outputs.
+@inline(__always)
+private func storeInterleavedTile(_ t: UnsafeMutablePointer<Float>, _ ldt: Int, _ y: UnsafeMutablePointer<Float>, _ ldy: Int,
+                                  _ stride: Int, _ accumulate: Bool, _ row0: Int, _ col: Int) {
+    if stride == 2 {
+        for pair in 0..<2 {
+            let co = row0 / 2 + pair
+            let a = t + 2 * pair * ldt, b = a + ldt  // rows (co, 0) and (co, 1)
+            let out = y + co * ldy + col * 2         // y[co, 2·col ...]
+            for k in 0..<3 {
+                let (lo, hi) = zip2(load8(a + 8 * k), load8(b + 8 * k))
+                put8(lo, out + 16 * k, accumulate)
+                put8(hi, out + 16 * k + 8, accumulate)
+            }
+        }
+    } else {
+        let co = row0 / 4
+        let out = y + co * ldy + col * 4  // y[co, 4·col ...]
+        for k in 0..<3 {
+            let (ac0, ac1) = zip2(load8(t + 8 * k), load8(t + 2 * ldt + 8 * k))         // rows r = 0, 2
+            let (bd0, bd1) = zip2(load8(t + ldt + 8 * k), load8(t + 3 * ldt + 8 * k))   // rows r = 1, 3
+            let (o0, o1) = zip2(ac0, bd0)
+            let (o2, o3) = zip2(ac1, bd1)
+            put8(o0, out + 32 * k, accumulate); put8(o1, out + 32 * k + 8, accumulate)
+            put8(o2, out + 32 * k + 16, accumulate); put8(o3, out + 32 * k + 24, accumulate)
         }
     }
 }

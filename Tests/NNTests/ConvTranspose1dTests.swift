@@ -46,10 +46,12 @@ final class ConvTranspose1dTests: XCTestCase {
     }
 
     func testLargeShapesMatch() {
-        for (i, c) in [Case(b: 1, cin: 40, cout: 21, t: 700, k: 8, s: 4), Case(b: 1, cin: 140, cout: 3, t: 300, k: 4, s: 2)].enumerated() {
-            for elu: Float? in [nil, 1] {
-                let (fast, ref) = run(c, elu: elu, accumulate: false, bias: true, threads: 2, seed: 50 + UInt64(i))
-                if let m = closeness(fast, ref, rtol: 1e-5, atol: 1e-5) { XCTFail("\(c) elu \(String(describing: elu)): \(m)") }
+        // Full tiles of stride 2 and 4 (interleaved in registers), stride 5, several channel blocks (scratch).
+        for (i, c) in [Case(b: 1, cin: 40, cout: 21, t: 700, k: 8, s: 4), Case(b: 1, cin: 140, cout: 3, t: 300, k: 4, s: 2),
+                       Case(b: 2, cin: 16, cout: 8, t: 500, k: 4, s: 2), Case(b: 1, cin: 12, cout: 9, t: 260, k: 10, s: 5)].enumerated() {
+            for (elu, acc) in [(nil, false), (1, false), (nil, true)] as [(Float?, Bool)] {
+                let (fast, ref) = run(c, elu: elu, accumulate: acc, bias: true, threads: 2, seed: 50 + UInt64(i))
+                if let m = closeness(fast, ref, rtol: 1e-5, atol: 1e-5) { XCTFail("\(c) elu \(String(describing: elu)) accumulate \(acc): \(m)") }
             }
         }
     }
