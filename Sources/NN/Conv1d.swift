@@ -61,9 +61,10 @@ public func packConv1dWeights(_ weight: UnsafePointer<Float>, bias: UnsafePointe
 /// - out: `[B, Cout, Tout]`, overwritten, or added to when `accumulate` (a fused residual add:
 ///   the conv result, bias included, is rounded and then added, exactly as `out + conv(x)`).
 /// - x: `[B, Cin, Tin]`; weight `[Cout, Cin, K]` (PyTorch layout); bias `[Cout]` or nil.
-/// Register-tiled (4 channels × 24 steps) over packed source panels, cache-blocked, threaded with
-/// `parallelFor` by time blocks or channel tiles; each output's summation order is fixed (bias, then
-/// ci·K + k increasing), so the result is the same for every thread count.
+/// Register-tiled (4 channels × 24 steps) over per-block staged input spans (see ConvCore.swift),
+/// cache-blocked, threaded with `parallelFor` by time blocks or channel tiles. Each output's summation
+/// order is fixed (bias, then channel blocks of ⌊256/K⌋ channels, tap-major within a block), so the result
+/// is the same for every thread count and every way of cutting the time axis.
 public func conv1dForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
                           weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, shape: Conv1dShape,
                           inputELU alpha: Float? = nil, accumulate: Bool = false) {
@@ -200,6 +201,22 @@ public struct Conv1d: Sendable {
         x.data.withUnsafeBufferPointer { xp in
             y.data.withUnsafeMutableBufferPointer { yp in
                 conv1dForward(out: yp.baseAddress!, x: xp.baseAddress!, packed: packed, shape: sh, inputELU: alpha)
+            }
+        }
+        return y
+    }
+
+    /// `residual + conv(f(x))` with the add fused into the kernel's store (`residual` must be
+    /// `[B, Cout, Tout]`); the same bits as adding the two tensors afterwards.
+    public func callAsFunction(_ x: Tensor, inputELU alpha: Float?, adding residual: Tensor) -> Tensor {
+        precondition(x.rank == 3 && x.shape[1] == inChannels, "Conv1d: input must be [B, \(inChannels), T], got \(x.shape)")
+        let sh = shape(batch: x.shape[0], inLength: x.shape[2])
+        precondition(residual.shape == [sh.batch, outChannels, sh.outLength],
+                     "Conv1d: residual is \(residual.shape), the output is [\(sh.batch), \(outChannels), \(sh.outLength)]")
+        var y = residual
+        x.data.withUnsafeBufferPointer { xp in
+            y.data.withUnsafeMutableBufferPointer { yp in
+                conv1dForward(out: yp.baseAddress!, x: xp.baseAddress!, packed: packed, shape: sh, inputELU: alpha, accumulate: true)
             }
         }
         return y

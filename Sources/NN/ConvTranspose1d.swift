@@ -194,4 +194,21 @@ public struct ConvTranspose1d: Sendable {
         }
         return y
     }
+
+    /// `residual + convTranspose(f(x))` with the add fused into the kernel's store (`residual` must be
+    /// `[B, Cout, (T − 1)·s + K]`).
+    public func callAsFunction(_ x: Tensor, inputELU alpha: Float?, adding residual: Tensor) -> Tensor {
+        precondition(x.rank == 3 && x.shape[1] == inChannels, "ConvTranspose1d: input must be [B, \(inChannels), T], got \(x.shape)")
+        let sh = ConvTranspose1dShape(batch: x.shape[0], inChannels: inChannels, outChannels: outChannels,
+                                      inLength: x.shape[2], kernelSize: kernelSize, stride: stride)
+        precondition(residual.shape == [sh.batch, outChannels, sh.outLength],
+                     "ConvTranspose1d: residual is \(residual.shape), the output is [\(sh.batch), \(outChannels), \(sh.outLength)]")
+        var y = residual
+        x.data.withUnsafeBufferPointer { xp in
+            y.data.withUnsafeMutableBufferPointer { yp in
+                convTranspose1dForward(out: yp.baseAddress!, x: xp.baseAddress!, packed: packed, shape: sh, inputELU: alpha, accumulate: true)
+            }
+        }
+        return y
+    }
 }

@@ -115,6 +115,13 @@ final class Conv1dTests: XCTestCase {
         let z = Conv1d(weight: [1], bias: nil, inChannels: 1, outChannels: 1, kernelSize: 1)(Tensor(shape: [1, 1, 2], data: [-1, 2]), inputELU: 1)
         XCTAssertEqual(z.data[0], Float(exp(-1.0) - 1), accuracy: 1e-7)
         XCTAssertEqual(z.data[1], 2)
+        // Fused residual add: the same bits as adding afterwards.
+        var rng = SeededRNG(seed: 5)
+        let big = Conv1d(weight: rng.floats(6 * 300 * 3), bias: rng.floats(6), inChannels: 300, outChannels: 6, kernelSize: 3)
+        let x = Tensor(shape: [1, 300, 40], data: rng.floats(300 * 40))
+        let res = Tensor(shape: [1, 6, 38], data: rng.floats(6 * 38))
+        let plain = big(x, inputELU: 1)
+        XCTAssertEqual(big(x, inputELU: 1, adding: res).data, zip(plain.data, res.data).map { $0 + $1 })
     }
 
     /// PyTorch F.conv1d (on F.elu(x) where the case says so); torch sums in another order (oneDNN), so

@@ -89,6 +89,8 @@ final class ConvTranspose1dTests: XCTestCase {
         XCTAssertEqual(y.shape, [1, 1, 5])
         XCTAssertEqual(y.data, [1, 10, 100 + 2, 20, 200])
         XCTAssertEqual(layer.outLength(2), 5)
+        XCTAssertEqual(layer(Tensor(shape: [1, 1, 2], data: [1, 2]), inputELU: nil, adding: Tensor(shape: [1, 1, 5], data: [1, 1, 1, 1, 1])).data,
+                       [2, 11, 103, 21, 201])
     }
 
     /// PyTorch F.conv_transpose1d (padding 0: the full length); tolerance as for conv1d.
