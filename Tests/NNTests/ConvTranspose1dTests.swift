@@ -82,6 +82,29 @@ final class ConvTranspose1dTests: XCTestCase {
         }
     }
 
+    func testFusedTrimEqualsUnpad() {
+        var rng = SeededRNG(seed: 500)
+        for (cin, cout, t, k, s, l, r) in [(3, 4, 30, 4, 2, 1, 1), (5, 3, 200, 8, 4, 0, 4), (2, 6, 17, 10, 5, 3, 2), (4, 2, 9, 3, 2, 2, 0),
+                                           (6, 8, 150, 4, 2, 2, 0)] {
+            let layer = ConvTranspose1d(weight: rng.floats(cin * cout * k), bias: rng.floats(cout), inChannels: cin, outChannels: cout,
+                                        kernelSize: k, stride: s)
+            let x = Tensor(shape: [2, cin, t], data: rng.floats(2 * cin * t, -2, 2))
+            for alpha: Float? in [nil, 1] {
+                let fused = layer.forward(x, trimLeft: l, trimRight: r, inputELU: alpha)
+                XCTAssertEqual(fused.shape[2], layer.outLength(t, trimLeft: l, trimRight: r))
+                XCTAssertEqual(fused, unpad1d(layer(x, inputELU: alpha), left: l, right: r), "K \(k) s \(s) trim (\(l), \(r))")
+                let res = Tensor(shape: fused.shape, data: rng.floats(fused.count))
+                XCTAssertEqual(layer.forward(x, trimLeft: l, trimRight: r, inputELU: alpha, adding: res).data,
+                               zip(fused.data, res.data).map { $0 + $1 })
+                var ref = [Float](repeating: 0, count: fused.count)
+                let sh = ConvTranspose1dShape(batch: 2, inChannels: cin, outChannels: cout, inLength: t, kernelSize: k, stride: s,
+                                              trimLeft: l, trimRight: r)
+                convTranspose1dForwardReference(out: &ref, x: x.data, weight: layer.weight, bias: layer.bias, shape: sh, inputELU: alpha)
+                if let m = closeness(fused.data, ref, rtol: 1e-5, atol: 1e-5) { XCTFail("K \(k) s \(s) trim (\(l), \(r)): \(m)") }
+            }
+        }
+    }
+
     func testLayerHandComputed() {
         // Cin 1, Cout 1, K 3, stride 2, w = [1, 10, 100]: y[2t + k] += x[t]·w[k].
         let layer = ConvTranspose1d(weight: Tensor(shape: [1, 1, 3], data: [1, 10, 100]), bias: nil, stride: 2)
