@@ -28,17 +28,17 @@ def parse_kv(line):
 
 
 def best_time(fn, min_reps=3, min_time=0.4, max_reps=50):
-    """Best-of wall time in seconds (after a warm-up), like bench-nn's timeIt."""
+    """Best-of wall time and best-of process CPU time in seconds (after a warm-up), like bench-nn's timeIt."""
     fn()
-    best, total, reps = float("inf"), 0.0, 0
+    best, best_cpu, total, reps = float("inf"), float("inf"), 0.0, 0
     while reps < min_reps or total < min_time:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        dt = time.perf_counter() - t0
-        best, total, reps = min(best, dt), total + dt, reps + 1
+        dt, dc = time.perf_counter() - t0, time.process_time() - c0
+        best, best_cpu, total, reps = min(best, dt), min(best_cpu, dc), total + dt, reps + 1
         if reps >= max_reps:
             break
-    return best
+    return best, best_cpu
 
 
 def torch_case(spec):
@@ -91,14 +91,15 @@ def main():
 
     print(f"load average before: {os.getloadavg()[0]:.2f} (2 cores; other work on the machine slows both sides)")
     print(f"PyTorch {torch.__version__}, {len(cases)} cases, input {args.length} samples", flush=True)
-    torch_ms = {}
+    torch_ms, torch_cpu = {}, {}
     with torch.no_grad():
         for th in threads:
             torch.set_num_threads(th)
             for c in cases:
-                torch_ms[(c["name"], th)] = best_time(torch_case(c)) * 1e3
+                wall, cpu = best_time(torch_case(c))
+                torch_ms[(c["name"], th)], torch_cpu[(c["name"], th)] = wall * 1e3, cpu * 1e3
     out = subprocess.run([BIN, f"--threads={args.threads}"] + common, capture_output=True, text=True, check=True).stdout
-    ours_ms, peak = {}, None
+    ours_ms, ours_cpu, peak = {}, {}, None
     for l in out.splitlines():
         if l.startswith("RESULT "):
             kv = parse_kv(l)
@@ -106,15 +107,19 @@ def main():
                 peak = float(kv["gflops"])
             else:
                 ours_ms[(kv["name"], int(kv["threads"]))] = float(kv["ms"])
+                ours_cpu[(kv["name"], int(kv["threads"]))] = float(kv["cpu_ms"])
     print(f"load average after:  {os.getloadavg()[0]:.2f}")
     if peak:
         print(f"fp32 FMA peak of one core, measured by bench-nn: {peak:.1f} GFLOP/s")
     print()
 
     head = f"{'kernel':34s}" + "".join(f" | {th}t torch GF/s  ours GF/s  ratio" for th in threads)
+    if 1 in threads:
+        head += " | 1t cpu-time ratio"
     print(head)
     print("-" * len(head))
     totals = {th: [0.0, 0.0] for th in threads}
+    cpu_totals = [0.0, 0.0]
     for c in cases:
         flops = float(c["flops"])
         row = f"{c['name'][:34]:34s}"
@@ -123,14 +128,22 @@ def main():
             totals[th][0] += t
             totals[th][1] += o
             row += f" | {flops / t / 1e6:13.1f} {flops / o / 1e6:10.1f} {t / o:6.2f}"
+        if 1 in threads:
+            tc, oc = torch_cpu[(c["name"], 1)], ours_cpu[(c["name"], 1)]
+            cpu_totals[0] += tc
+            cpu_totals[1] += oc
+            row += f" | {tc / oc:17.2f}"
         print(row)
     print("-" * len(head))
     row = f"{'total time (ms) / speed-up':34s}"
     for th in threads:
         t, o = totals[th]
         row += f" | {t:13.1f} {o:10.1f} {t / o:6.2f}"
+    if 1 in threads:
+        row += f" | {cpu_totals[0] / cpu_totals[1]:17.2f}"
     print(row)
-    print("\nratio = PyTorch time / our time (> 1: ours is faster)")
+    print("\nratio = PyTorch time / our time (> 1: ours is faster); GF/s and ratios from best-of wall time;")
+    print("the cpu-time ratio (1 thread) compares best-of process CPU times, less sensitive to other load.")
 
 
 if __name__ == "__main__":

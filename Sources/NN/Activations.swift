@@ -119,8 +119,8 @@ private let roundMagic: Float = 12_582_912
     elu8(Vec8(repeating: x), alpha)[0]
 }
 
-/// Applies `f` over `count` elements in SIMD8 steps (the tail through a zero-padded lane block),
-/// split over threads in fixed chunks.
+/// Applies `f` over `count` elements in SIMD8 steps (the tail through a zero-padded lane block), split
+/// over threads (elementwise, so the split cannot change a result).
 @inline(__always)
 private func mapElements(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ count: Int,
                          _ f: (Vec8) -> Vec8) {
@@ -154,6 +154,7 @@ public func eluForwardReference(out: UnsafeMutablePointer<Float>, x: UnsafePoint
 /// ELU of a tensor of any shape.
 public func elu(_ x: Tensor, alpha: Float = 1) -> Tensor {
     var y = x
+    guard y.count > 0 else { return y }
     y.data.withUnsafeMutableBufferPointer { eluForward(out: $0.baseAddress!, x: $0.baseAddress!, count: $0.count, alpha: alpha) }
     return y
 }

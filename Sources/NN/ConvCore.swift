@@ -173,9 +173,9 @@ func convMicroKernel1(_ a: UnsafePointer<Float>, _ s: UnsafePointer<Float>, _ of
 enum ConvStore {
     /// `C[row, col]` → `y[row·ldy + col]`; with `accumulate`, added to what is there.
     case rows(y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool)
-    /// Transposed-conv phases: row = co·stride + r, col = u → `y[co·ldy + u·stride + r]` when that
-    /// position is below `length`.
-    case interleaved(y: UnsafeMutablePointer<Float>, ldy: Int, stride: Int, length: Int, accumulate: Bool)
+    /// Transposed-conv phases: row = co·stride + r, col = u → position p = u·stride + r, stored at
+    /// `y[co·ldy + p − first]` when `first ≤ p < end` (a trimmed window of the full output).
+    case interleaved(y: UnsafeMutablePointer<Float>, ldy: Int, stride: Int, first: Int, end: Int, accumulate: Bool)
 }
 
 /// How the staged source is laid out for blocks of `nc` columns: channel `ci` (counted from the first
@@ -278,10 +278,10 @@ func runConvCore(weights: PackedConvWeights, cols: Int, layout: (_ nc: Int) -> C
                                     convMicroKernel(aPanel, s, offs, taps, n, plan.channelStride, bias, scratch, tileCols, !first, false)
                                     storeRows(scratch, tileCols, yTile, ldy, rowsHere, w, acc && last)
                                 }
-                            case .interleaved(let y, let ldy, let stride, let length, let acc):
+                            case .interleaved(let y, let ldy, let stride, let firstPos, let end, let acc):
                                 // Single channel block here (several go through the scratch path).
                                 convMicroKernel(aPanel, s, offs, taps, n, plan.channelStride, bias, scratch, tileCols, false, false)
-                                storeInterleaved(scratch, tileCols, y, ldy, stride, length, acc, row0, rowsHere, c0 + j0, w)
+                                storeInterleaved(scratch, tileCols, y, ldy, stride, firstPos, end, acc, row0, rowsHere, c0 + j0, w)
                             }
                         }
                         // Row blocks of 32 tiles; within one, a strip's source rows stay in L1 across tiles
@@ -322,8 +322,8 @@ func runConvCore(weights: PackedConvWeights, cols: Int, layout: (_ nc: Int) -> C
                             switch store {
                             case .rows(let y, let ldy, let acc):
                                 storeRows(cTile, nc, y + row0 * ldy + c0, ldy, rowsHere, bc, acc)
-                            case .interleaved(let y, let ldy, let stride, let length, let acc):
-                                storeInterleaved(cTile, nc, y, ldy, stride, length, acc, row0, rowsHere, c0, bc)
+                            case .interleaved(let y, let ldy, let stride, let firstPos, let end, let acc):
+                                storeInterleaved(cTile, nc, y, ldy, stride, firstPos, end, acc, row0, rowsHere, c0, bc)
                             }
                         }
                         ic = icEnd
@@ -363,23 +363,70 @@ private func storeRows(_ t: UnsafeMutablePointer<Float>, _ ldt: Int, _ y: Unsafe
     }
 }
 
-/// Writes rows (co, r) = divmod(row, stride) of `t` (row stride `ldt`) to `y[co, u·stride + r]` for
-/// u = col + j, j < cols, below `length`.
+/// Writes rows (co, r) = divmod(row, stride) of `t` (row stride `ldt`) for columns u = col + j, j < cols:
+/// position p = u·stride + r goes to `y[co, p − first]` when `first ≤ p < end`. Full 4 × 24 tiles with
+/// stride 2 or 4 inside the window are interleaved in registers; the rest element by element.
 @inline(__always)
 private func storeInterleaved(_ t: UnsafeMutablePointer<Float>, _ ldt: Int, _ y: UnsafeMutablePointer<Float>, _ ldy: Int,
-                              _ stride: Int, _ length: Int, _ accumulate: Bool, _ row0: Int, _ rows: Int,
+                              _ stride: Int, _ first: Int, _ end: Int, _ accumulate: Bool, _ row0: Int, _ rows: Int,
                               _ col: Int, _ cols: Int) {
+    if rows == tileRows && cols == tileCols && (stride == 2 || stride == 4) && col * stride >= first
+        && (col + tileCols) * stride <= end {
+        storeInterleavedTile(t, ldt, y - first, ldy, stride, accumulate, row0, col)
+        return
+    }
     for i in 0..<rows {
         let row = row0 + i
         let co = row / stride, r = row % stride
-        let yRow = y + co * ldy  // y[co, :]
+        let yRow = y + co * ldy - first  // y[co, :] in full-output positions
         let tRow = t + i * ldt
-        let n = min(cols, (length - r + stride - 1) / stride - col)  // columns whose position is in range
-        var pos = col * stride + r
-        if accumulate {
-            for j in 0..<max(0, n) { yRow[pos] += tRow[j]; pos += stride }
-        } else {
-            for j in 0..<max(0, n) { yRow[pos] = tRow[j]; pos += stride }
+        for j in 0..<cols {
+            let pos = (col + j) * stride + r
+            if pos < first { continue }
+            if pos >= end { break }
+            if accumulate { yRow[pos] += tRow[j] } else { yRow[pos] = tRow[j] }
+        }
+    }
+}
+
+/// Lanes of a and b alternated: (a0 b0 a1 b1 a2 b2 a3 b3, a4 b4 … a7 b7) (two unpack instructions).
+@inline(__always)
+private func zip2(_ a: Vec8, _ b: Vec8) -> (Vec8, Vec8) {
+    (Vec8(a[0], b[0], a[1], b[1], a[2], b[2], a[3], b[3]), Vec8(a[4], b[4], a[5], b[5], a[6], b[6], a[7], b[7]))
+}
+
+@inline(__always)
+private func put8(_ v: Vec8, _ p: UnsafeMutablePointer<Float>, _ accumulate: Bool) {
+    store8(accumulate ? load8(p) + v : v, p)
+}
+
+/// A full 4 × 24 tile of a stride-2 or stride-4 transposed conv: stride 2 holds (co, 0), (co, 1),
+/// (co + 1, 0), (co + 1, 1), each pair one contiguous run of 48 outputs; stride 4 holds (co, 0…3), one run
+/// of 96 outputs.
+@inline(__always)
+private func storeInterleavedTile(_ t: UnsafeMutablePointer<Float>, _ ldt: Int, _ y: UnsafeMutablePointer<Float>, _ ldy: Int,
+                                  _ stride: Int, _ accumulate: Bool, _ row0: Int, _ col: Int) {
+    if stride == 2 {
+        for pair in 0..<2 {
+            let co = row0 / 2 + pair
+            let a = t + 2 * pair * ldt, b = a + ldt  // rows (co, 0) and (co, 1)
+            let out = y + co * ldy + col * 2         // y[co, 2·col ...]
+            for k in 0..<3 {
+                let (lo, hi) = zip2(load8(a + 8 * k), load8(b + 8 * k))
+                put8(lo, out + 16 * k, accumulate)
+                put8(hi, out + 16 * k + 8, accumulate)
+            }
+        }
+    } else {
+        let co = row0 / 4
+        let out = y + co * ldy + col * 4  // y[co, 4·col ...]
+        for k in 0..<3 {
+            let (ac0, ac1) = zip2(load8(t + 8 * k), load8(t + 2 * ldt + 8 * k))         // rows r = 0, 2
+            let (bd0, bd1) = zip2(load8(t + ldt + 8 * k), load8(t + 3 * ldt + 8 * k))   // rows r = 1, 3
+            let (o0, o1) = zip2(ac0, bd0)
+            let (o2, o3) = zip2(ac1, bd1)
+            put8(o0, out + 32 * k, accumulate); put8(o1, out + 32 * k + 8, accumulate)
+            put8(o2, out + 32 * k + 16, accumulate); put8(o3, out + 32 * k + 24, accumulate)
         }
     }
 }

@@ -3,7 +3,9 @@
 // Legend: B batch, Cin/Cout channels, T input time, K kernel size, s stride, M = ⌈K/s⌉ taps per phase.
 import Foundation
 
-/// Sizes of a 1-D transposed convolution over `[B, Cin, T]` with weights `[Cin, Cout, K]`.
+/// Sizes of a 1-D transposed convolution over `[B, Cin, T]` with weights `[Cin, Cout, K]`, whose full
+/// output of (T − 1)·s + K steps is trimmed by `trimLeft` and `trimRight` (0 by default; EnCodec's
+/// SConvTranspose1d removes K − s steps, see unpad1d).
 public struct ConvTranspose1dShape: Equatable, Sendable {
     public var batch: Int
     public var inChannels: Int
@@ -11,18 +13,27 @@ public struct ConvTranspose1dShape: Equatable, Sendable {
     public var inLength: Int
     public var kernelSize: Int
     public var stride: Int
+    /// Steps dropped from the start of the full output.
+    public var trimLeft: Int
+    /// Steps dropped from the end of the full output.
+    public var trimRight: Int
 
-    public init(batch: Int = 1, inChannels: Int, outChannels: Int, inLength: Int, kernelSize: Int, stride: Int = 1) {
+    public init(batch: Int = 1, inChannels: Int, outChannels: Int, inLength: Int, kernelSize: Int, stride: Int = 1,
+                trimLeft: Int = 0, trimRight: Int = 0) {
         self.batch = batch
         self.inChannels = inChannels
         self.outChannels = outChannels
         self.inLength = inLength
         self.kernelSize = kernelSize
         self.stride = stride
+        self.trimLeft = trimLeft
+        self.trimRight = trimRight
     }
 
-    /// Full output length (T − 1)·s + K (no padding removed).
-    public var outLength: Int { (inLength - 1) * stride + kernelSize }
+    /// Full output length (T − 1)·s + K, before trimming.
+    public var fullLength: Int { (inLength - 1) * stride + kernelSize }
+    /// Output length (T − 1)·s + K − trimLeft − trimRight.
+    public var outLength: Int { fullLength - trimLeft - trimRight }
     /// Elements of the input `[B, Cin, T]`.
     public var inputCount: Int { batch * inChannels * inLength }
     /// Elements of the output `[B, Cout, (T − 1)·s + K]`.
@@ -33,8 +44,8 @@ public struct ConvTranspose1dShape: Equatable, Sendable {
     public var multiplyAdds: Int { batch * inChannels * outChannels * kernelSize * inLength }
 
     func validate(_ caller: String) {
-        precondition(batch >= 0 && inChannels > 0 && outChannels > 0 && kernelSize > 0 && stride > 0 && inLength > 0,
-                     "\(caller): invalid shape \(self)")
+        precondition(batch >= 0 && inChannels > 0 && outChannels > 0 && kernelSize > 0 && stride > 0 && inLength > 0
+                     && trimLeft >= 0 && trimRight >= 0 && trimLeft + trimRight <= fullLength, "\(caller): invalid shape \(self)")
     }
 }
 
@@ -55,10 +66,11 @@ public func packConvTranspose1dWeights(_ weight: UnsafePointer<Float>, bias: Uns
 }
 
 /// ConvTranspose1d forward (fast path):
-/// `out[b, co, t·s + k] = bias[co] + Σ_ci Σ_{t,k} f(x[b, ci, t]) · weight[ci, co, k]` over the full length
-/// `(T − 1)·s + K`, with `f` = ELU(alpha) when `inputELU` is given, else the identity.
+/// `full[b, co, t·s + k] = bias[co] + Σ_ci Σ_{t,k} f(x[b, ci, t]) · weight[ci, co, k]` over (T − 1)·s + K steps,
+/// `out[b, co, p] = full[b, co, trimLeft + p]` (the trim fused into the store), with `f` = ELU(alpha) when
+/// `inputELU` is given, else the identity.
 ///
-/// - out: `[B, Cout, (T − 1)·s + K]`, overwritten (or added to when `accumulate`).
+/// - out: `[B, Cout, (T − 1)·s + K − trimLeft − trimRight]`, overwritten (or added to when `accumulate`).
 /// - x: `[B, Cin, T]`; weight `[Cin, Cout, K]` (PyTorch layout); bias `[Cout]` or nil.
 /// Same tiling and threading as `conv1dForward`; results do not depend on the thread count.
 public func convTranspose1dForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
@@ -78,13 +90,13 @@ public func convTranspose1dForward(out: UnsafeMutablePointer<Float>, x: UnsafePo
                                    shape: ConvTranspose1dShape, inputELU alpha: Float? = nil, accumulate: Bool = false,
                                    inputRowStride: Int? = nil, outputRowStride: Int? = nil) {
     shape.validate("convTranspose1dForward")
-    let s = shape.stride, cin = shape.inChannels, t = shape.inLength, outLen = shape.outLength
+    let s = shape.stride, cin = shape.inChannels, t = shape.inLength, outLen = shape.outLength, full = shape.fullLength
     let ldx = inputRowStride ?? t, ldy = outputRowStride ?? outLen
     precondition(ldx >= t && ldy >= outLen, "convTranspose1dForward: row strides (\(ldx), \(ldy)) shorter than the rows (\(t), \(outLen))")
     let m = (shape.kernelSize + s - 1) / s
     precondition(packed.rows == shape.outChannels * s && packed.taps == m && packed.inChannels == cin,
                  "convTranspose1dForward: packed weights (rows \(packed.rows), taps \(packed.taps), Cin \(packed.inChannels)) do not match \(shape)")
-    let cols = (outLen - 1) / s + 1  // phase columns u; output u·s + r
+    let cols = (full - 1) / s + 1  // phase columns u; output u·s + r
     let halo = m - 1
     let ldStage = { (nc: Int) in (nc + halo + 7) / 8 * 8 }
     for b in 0..<shape.batch {
@@ -103,7 +115,7 @@ public func convTranspose1dForward(out: UnsafeMutablePointer<Float>, x: UnsafePo
                 zRow.update(repeating: 0, count: lo)
                 stageRow(zRow + lo, width: ld - lo, src: xb + ci * ldx + first + lo, step: 1, count: hi - lo, alpha: alpha)
             }
-        }, store: .interleaved(y: yb, ldy: ldy, stride: s, length: outLen, accumulate: accumulate))
+        }, store: .interleaved(y: yb, ldy: ldy, stride: s, first: shape.trimLeft, end: full - shape.trimRight, accumulate: accumulate))
     }
 }
 
@@ -118,7 +130,8 @@ public func convTranspose1dForwardReference(out: UnsafeMutablePointer<Float>, x:
     let outLen = shape.outLength
     for b in 0..<shape.batch {
         for co in 0..<cout {
-            for p in 0..<outLen {
+            for o in 0..<outLen {
+                let p = o + shape.trimLeft  // position in the full output
                 var acc = Double(bias?[co] ?? 0)
                 for kk in 0..<k where (p - kk) >= 0 && (p - kk) % s == 0 && (p - kk) / s < t {
                     let ti = (p - kk) / s
@@ -128,8 +141,8 @@ public func convTranspose1dForwardReference(out: UnsafeMutablePointer<Float>, x:
                         acc += Double(v) * Double(weight[(ci * cout + co) * k + kk])
                     }
                 }
-                let o = (b * cout + co) * outLen + p
-                out[o] = accumulate ? out[o] + Float(acc) : Float(acc)
+                let i = (b * cout + co) * outLen + o
+                out[i] = accumulate ? out[i] + Float(acc) : Float(acc)
             }
         }
     }
@@ -175,21 +188,46 @@ public struct ConvTranspose1d: Sendable {
                   kernelSize: weight.shape[2], stride: stride)
     }
 
-    /// Output length (T − 1)·s + K for an input of T steps.
-    public func outLength(_ inLength: Int) -> Int { (inLength - 1) * stride + kernelSize }
+    /// Output length (T − 1)·s + K − trimLeft − trimRight for an input of T steps.
+    public func outLength(_ inLength: Int, trimLeft: Int = 0, trimRight: Int = 0) -> Int {
+        (inLength - 1) * stride + kernelSize - trimLeft - trimRight
+    }
 
     /// `x [B, Cin, T] → [B, Cout, (T − 1)·s + K]`.
-    public func callAsFunction(_ x: Tensor) -> Tensor { callAsFunction(x, inputELU: nil) }
+    public func callAsFunction(_ x: Tensor) -> Tensor { forward(x) }
 
     /// As above, with ELU(alpha) applied to the input on the fly when given.
-    public func callAsFunction(_ x: Tensor, inputELU alpha: Float?) -> Tensor {
+    public func callAsFunction(_ x: Tensor, inputELU alpha: Float?) -> Tensor { forward(x, inputELU: alpha) }
+
+    /// `residual + convTranspose(f(x))` with the add fused into the kernel's store (`residual` must be
+    /// `[B, Cout, (T − 1)·s + K]`).
+    public func callAsFunction(_ x: Tensor, inputELU alpha: Float?, adding residual: Tensor) -> Tensor {
+        forward(x, inputELU: alpha, adding: residual)
+    }
+
+    /// The whole contract in one call: `[residual +] unpad1d(convTranspose(f(x)), trimLeft, trimRight)` with
+    /// `f` = ELU(alpha) when given; ELU, trim and residual add are fused into the kernel. (A layer followed by
+    /// GroupNorm must not trim here: EnCodec normalizes over the untrimmed output.)
+    /// `x [B, Cin, T] → [B, Cout, (T − 1)·s + K − trimLeft − trimRight]`.
+    public func forward(_ x: Tensor, trimLeft: Int = 0, trimRight: Int = 0, inputELU alpha: Float? = nil,
+                        adding residual: Tensor? = nil) -> Tensor {
         precondition(x.rank == 3 && x.shape[1] == inChannels, "ConvTranspose1d: input must be [B, \(inChannels), T], got \(x.shape)")
         let sh = ConvTranspose1dShape(batch: x.shape[0], inChannels: inChannels, outChannels: outChannels,
-                                      inLength: x.shape[2], kernelSize: kernelSize, stride: stride)
-        var y = Tensor.zeros([sh.batch, outChannels, sh.outLength])
+                                      inLength: x.shape[2], kernelSize: kernelSize, stride: stride,
+                                      trimLeft: trimLeft, trimRight: trimRight)
+        var y: Tensor
+        if let residual {
+            precondition(residual.shape == [sh.batch, outChannels, sh.outLength],
+                         "ConvTranspose1d: residual is \(residual.shape), the output is [\(sh.batch), \(outChannels), \(sh.outLength)]")
+            y = residual
+        } else {
+            y = Tensor.zeros([sh.batch, outChannels, sh.outLength])
+        }
+        guard y.count > 0 else { return y }
         x.data.withUnsafeBufferPointer { xp in
             y.data.withUnsafeMutableBufferPointer { yp in
-                convTranspose1dForward(out: yp.baseAddress!, x: xp.baseAddress!, packed: packed, shape: sh, inputELU: alpha)
+                convTranspose1dForward(out: yp.baseAddress!, x: xp.baseAddress!, packed: packed, shape: sh, inputELU: alpha,
+                                       accumulate: residual != nil)
             }
         }
         return y

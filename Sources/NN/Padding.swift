@@ -46,23 +46,40 @@ public func pad1dForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Floa
     let l = shape.inLength, left = shape.left, right = shape.right, outLen = shape.outLength
     precondition(shape.rows >= 0 && l >= 0 && left >= 0 && right >= 0, "pad1d: invalid shape \(shape)")
     if case .replicate = mode { precondition(l > 0 || shape.rows == 0, "pad1d: replicate padding of an empty row") }
-    // Length of the (possibly zero-extended) row that reflection works on.
-    let extended = max(l, max(left, right) + 1)
     for r in 0..<shape.rows {
         let xRow = x + r * l, yRow = out + r * outLen  // x[r, :], out[r, :]
         (yRow + left).update(from: xRow, count: l)
         for p in 0..<outLen where p < left || p >= left + l {
-            let q = p - left
-            switch mode {
-            case .constant(let v):
-                yRow[p] = v
-            case .replicate:
-                yRow[p] = xRow[min(max(q, 0), l - 1)]
-            case .reflect:
-                let i = q < 0 ? -q : (q >= extended ? 2 * (extended - 1) - q : q)
-                yRow[p] = i < l ? xRow[i] : 0
-            }
+            yRow[p] = paddedSource(p - left, length: l, left: left, right: right, mode: mode).map { xRow[$0] } ?? mode.fill
         }
+    }
+}
+
+extension PadMode {
+    /// The value of padding that does not copy an input element: the constant, or the zeros a short
+    /// input is extended with before reflecting.
+    var fill: Float {
+        if case .constant(let v) = self { return v }
+        return 0
+    }
+}
+
+/// Which input element padded position `q` (counted from the first input element; negative in the left
+/// padding, ≥ L in the right) copies, or nil where the padding is `mode.fill`. The rule of `pad1d`, shared
+/// with the conv kernels that pad while staging their input.
+@inline(__always)
+func paddedSource(_ q: Int, length l: Int, left: Int, right: Int, mode: PadMode) -> Int? {
+    if q >= 0 && q < l { return q }
+    switch mode {
+    case .constant:
+        return nil
+    case .replicate:
+        return q < 0 ? 0 : l - 1
+    case .reflect:
+        // Reflect within the row extended by zeros to length max(L, max pad + 1) (EnCodec's rule).
+        let extended = max(l, max(left, right) + 1)
+        let i = q < 0 ? -q : (q >= extended ? 2 * (extended - 1) - q : q)
+        return i < l ? i : nil
     }
 }
 
@@ -74,7 +91,9 @@ public func pad1d(_ x: Tensor, left: Int, right: Int, mode: PadMode = .zero) -> 
     var outShape = x.shape
     outShape[x.rank - 1] = shape.outLength
     var y = Tensor.zeros(outShape)
-    x.data.withUnsafeBufferPointer { xp in
+    guard y.count > 0 else { return y }
+    let input = x.data.isEmpty ? [0] : x.data  // an empty input still needs a valid pointer
+    input.withUnsafeBufferPointer { xp in
         y.data.withUnsafeMutableBufferPointer { yp in
             pad1dForward(out: yp.baseAddress!, x: xp.baseAddress!, shape: shape, mode: mode)
         }
@@ -93,6 +112,7 @@ public func unpad1d(_ x: Tensor, left: Int, right: Int) -> Tensor {
     var outShape = x.shape
     outShape[x.rank - 1] = keep
     var y = Tensor.zeros(outShape)
+    guard y.count > 0 else { return y }
     x.data.withUnsafeBufferPointer { xp in
         y.data.withUnsafeMutableBufferPointer { yp in
             for r in 0..<rows { (yp.baseAddress! + r * keep).update(from: xp.baseAddress! + r * l + left, count: keep) }

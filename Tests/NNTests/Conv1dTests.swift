@@ -97,6 +97,35 @@ final class Conv1dTests: XCTestCase {
         }
     }
 
+    func testFusedPaddingEqualsPad1dThenConv() {
+        // Every mode, strides and dilations, pads longer than the input (reflect's zero-extension rule),
+        // and ELU: the fused kernel must give the bits of conv(pad1d(elu(x))) and match the reference.
+        var rng = SeededRNG(seed: 400)
+        for (cin, cout, tin, k, s, d, l, r) in [(3, 5, 40, 3, 1, 1, 2, 0), (4, 6, 33, 4, 2, 1, 2, 1), (2, 3, 5, 7, 1, 2, 9, 3),
+                                                (3, 4, 2, 3, 1, 1, 3, 3), (5, 2, 700, 10, 5, 1, 5, 4), (2, 2, 0, 3, 1, 1, 1, 2)] {
+            for mode in [PadMode.zero, .constant(0.75), .reflect, .replicate] {
+                if case .replicate = mode, tin == 0 { continue }
+                for alpha: Float? in [nil, 1] {
+                    let conv = Conv1d(weight: rng.floats(cout * cin * k), bias: rng.floats(cout), inChannels: cin, outChannels: cout,
+                                      kernelSize: k, stride: s, dilation: d)
+                    let x = Tensor(shape: [2, cin, tin], data: rng.floats(2 * cin * tin, -2, 2))
+                    let fused = conv.forward(x, padLeft: l, padRight: r, padMode: mode, inputELU: alpha)
+                    let act = alpha == nil ? x : elu(x, alpha: alpha!)
+                    let unfused = conv(pad1d(act, left: l, right: r, mode: mode))
+                    let tag = "Cin \(cin) T \(tin) K \(k) s \(s) d \(d) pad (\(l), \(r)) \(mode) elu \(String(describing: alpha))"
+                    XCTAssertEqual(fused, unfused, tag)
+                    var ref = [Float](repeating: 0, count: fused.count)
+                    let sh = Conv1dShape(batch: 2, inChannels: cin, outChannels: cout, inLength: tin, kernelSize: k, stride: s,
+                                         dilation: d, padLeft: l, padRight: r)
+                    XCTAssertEqual(sh.outLength, fused.shape[2])
+                    let xs = x.data.isEmpty ? [0] : x.data
+                    conv1dForwardReference(out: &ref, x: xs, weight: conv.weight, bias: conv.bias, shape: sh, padMode: mode, inputELU: alpha)
+                    if let m = closeness(fused.data, ref, rtol: 1e-5, atol: 1e-5) { XCTFail("\(tag): \(m)") }
+                }
+            }
+        }
+    }
+
     func testShapeArithmetic() {
         let s = Conv1dShape(inChannels: 2, outChannels: 3, inLength: 100, kernelSize: 4, stride: 3, dilation: 2)
         XCTAssertEqual(s.receptiveField, 7)
@@ -115,6 +144,13 @@ final class Conv1dTests: XCTestCase {
         let z = Conv1d(weight: [1], bias: nil, inChannels: 1, outChannels: 1, kernelSize: 1)(Tensor(shape: [1, 1, 2], data: [-1, 2]), inputELU: 1)
         XCTAssertEqual(z.data[0], Float(exp(-1.0) - 1), accuracy: 1e-7)
         XCTAssertEqual(z.data[1], 2)
+        // Fused residual add: the same bits as adding afterwards.
+        var rng = SeededRNG(seed: 5)
+        let big = Conv1d(weight: rng.floats(6 * 300 * 3), bias: rng.floats(6), inChannels: 300, outChannels: 6, kernelSize: 3)
+        let x = Tensor(shape: [1, 300, 40], data: rng.floats(300 * 40))
+        let res = Tensor(shape: [1, 6, 38], data: rng.floats(6 * 38))
+        let plain = big(x, inputELU: 1)
+        XCTAssertEqual(big(x, inputELU: 1, adding: res).data, zip(plain.data, res.data).map { $0 + $1 })
     }
 
     /// PyTorch F.conv1d (on F.elu(x) where the case says so); torch sums in another order (oneDNN), so

@@ -46,10 +46,12 @@ final class ConvTranspose1dTests: XCTestCase {
     }
 
     func testLargeShapesMatch() {
-        for (i, c) in [Case(b: 1, cin: 40, cout: 21, t: 700, k: 8, s: 4), Case(b: 1, cin: 140, cout: 3, t: 300, k: 4, s: 2)].enumerated() {
-            for elu: Float? in [nil, 1] {
-                let (fast, ref) = run(c, elu: elu, accumulate: false, bias: true, threads: 2, seed: 50 + UInt64(i))
-                if let m = closeness(fast, ref, rtol: 1e-5, atol: 1e-5) { XCTFail("\(c) elu \(String(describing: elu)): \(m)") }
+        // Full tiles of stride 2 and 4 (interleaved in registers), stride 5, several channel blocks (scratch).
+        for (i, c) in [Case(b: 1, cin: 40, cout: 21, t: 700, k: 8, s: 4), Case(b: 1, cin: 140, cout: 3, t: 300, k: 4, s: 2),
+                       Case(b: 2, cin: 16, cout: 8, t: 500, k: 4, s: 2), Case(b: 1, cin: 12, cout: 9, t: 260, k: 10, s: 5)].enumerated() {
+            for (elu, acc) in [(nil, false), (1, false), (nil, true)] as [(Float?, Bool)] {
+                let (fast, ref) = run(c, elu: elu, accumulate: acc, bias: true, threads: 2, seed: 50 + UInt64(i))
+                if let m = closeness(fast, ref, rtol: 1e-5, atol: 1e-5) { XCTFail("\(c) elu \(String(describing: elu)) accumulate \(acc): \(m)") }
             }
         }
     }
@@ -80,6 +82,29 @@ final class ConvTranspose1dTests: XCTestCase {
         }
     }
 
+    func testFusedTrimEqualsUnpad() {
+        var rng = SeededRNG(seed: 500)
+        for (cin, cout, t, k, s, l, r) in [(3, 4, 30, 4, 2, 1, 1), (5, 3, 200, 8, 4, 0, 4), (2, 6, 17, 10, 5, 3, 2), (4, 2, 9, 3, 2, 2, 0),
+                                           (6, 8, 150, 4, 2, 2, 0)] {
+            let layer = ConvTranspose1d(weight: rng.floats(cin * cout * k), bias: rng.floats(cout), inChannels: cin, outChannels: cout,
+                                        kernelSize: k, stride: s)
+            let x = Tensor(shape: [2, cin, t], data: rng.floats(2 * cin * t, -2, 2))
+            for alpha: Float? in [nil, 1] {
+                let fused = layer.forward(x, trimLeft: l, trimRight: r, inputELU: alpha)
+                XCTAssertEqual(fused.shape[2], layer.outLength(t, trimLeft: l, trimRight: r))
+                XCTAssertEqual(fused, unpad1d(layer(x, inputELU: alpha), left: l, right: r), "K \(k) s \(s) trim (\(l), \(r))")
+                let res = Tensor(shape: fused.shape, data: rng.floats(fused.count))
+                XCTAssertEqual(layer.forward(x, trimLeft: l, trimRight: r, inputELU: alpha, adding: res).data,
+                               zip(fused.data, res.data).map { $0 + $1 })
+                var ref = [Float](repeating: 0, count: fused.count)
+                let sh = ConvTranspose1dShape(batch: 2, inChannels: cin, outChannels: cout, inLength: t, kernelSize: k, stride: s,
+                                              trimLeft: l, trimRight: r)
+                convTranspose1dForwardReference(out: &ref, x: x.data, weight: layer.weight, bias: layer.bias, shape: sh, inputELU: alpha)
+                if let m = closeness(fused.data, ref, rtol: 1e-5, atol: 1e-5) { XCTFail("K \(k) s \(s) trim (\(l), \(r)): \(m)") }
+            }
+        }
+    }
+
     func testLayerHandComputed() {
         // Cin 1, Cout 1, K 3, stride 2, w = [1, 10, 100]: y[2t + k] += x[t]·w[k].
         let layer = ConvTranspose1d(weight: Tensor(shape: [1, 1, 3], data: [1, 10, 100]), bias: nil, stride: 2)
@@ -87,6 +112,8 @@ final class ConvTranspose1dTests: XCTestCase {
         XCTAssertEqual(y.shape, [1, 1, 5])
         XCTAssertEqual(y.data, [1, 10, 100 + 2, 20, 200])
         XCTAssertEqual(layer.outLength(2), 5)
+        XCTAssertEqual(layer(Tensor(shape: [1, 1, 2], data: [1, 2]), inputELU: nil, adding: Tensor(shape: [1, 1, 5], data: [1, 1, 1, 1, 1])).data,
+                       [2, 11, 103, 21, 201])
     }
 
     /// PyTorch F.conv_transpose1d (padding 0: the full length); tolerance as for conv1d.
