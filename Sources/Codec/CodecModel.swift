@@ -53,39 +53,32 @@ public final class CodecModel: @unchecked Sendable {
 
     /// Builds a model from tensors named as in EnCodec's state dict (weight norm already folded).
     /// Every tensor must be used and have its expected shape; `ignorable` names may be left over.
-    public init(config: CodecConfig, tensors: [String: TensorData], path: String,
-                ignorable: @escaping (String) -> Bool = { _ in false }) throws {
+    public convenience init(config: CodecConfig, tensors: [String: TensorData], path: String,
+                            ignorable: @escaping (String) -> Bool = { _ in false }) throws {
         try config.validate()
-        self.config = config
         let store = WeightStore(tensors, path: path, ignorable: ignorable)
+        try self.init(config: config, store: store)
+        try store.finish()
+    }
+
+    /// Expected tensor names and shapes for `config` (what a model file must hold): the structure is
+    /// walked with a store that answers every request with zeros and records its name and shape.
+    public static func expectedShapes(for config: CodecConfig) throws -> [String: [Int]] {
+        try config.validate()
+        let recorder = ShapeRecorder()
+        _ = try CodecModel(config: config, store: WeightStore(recording: recorder, path: "expected shapes"))
+        return recorder.shapes
+    }
+
+    /// Takes every tensor from `store`, in structural order.
+    private init(config: CodecConfig, store: WeightStore) throws {
+        self.config = config
         encoder = try SEANetEncoder(store, config: config)
         decoder = try SEANetDecoder(store, config: config)
         var books: [Codebook] = []
         for k in 0..<config.codebooks {
             let embed = try store.take("quantizer.vq.layers.\(k)._codebook.embed", [config.bins, config.dimension])
             books.append(Codebook(size: config.bins, dimension: config.dimension, vectors: embed.data))
-        }
-        quantizer = try ResidualVectorQuantizer(codebooks: books)
-        try store.finish()
-    }
-
-    /// Expected tensor names and shapes for `config` (what a model file must hold).
-    public static func expectedShapes(for config: CodecConfig) throws -> [String: [Int]] {
-        let recorder = ShapeRecorder()
-        _ = try? CodecModel(config: config, tensors: [:], path: "", recorder: recorder)
-        return recorder.shapes
-    }
-
-    private init(config: CodecConfig, tensors: [String: TensorData], path: String, recorder: ShapeRecorder) throws {
-        // Walk the structure with a store that fabricates zeros of the asked shape, recording each name.
-        self.config = config
-        let store = WeightStore(recording: recorder, path: path)
-        encoder = try SEANetEncoder(store, config: config)
-        decoder = try SEANetDecoder(store, config: config)
-        var books: [Codebook] = []
-        for k in 0..<config.codebooks {
-            let e = try store.take("quantizer.vq.layers.\(k)._codebook.embed", [config.bins, config.dimension])
-            books.append(Codebook(size: config.bins, dimension: config.dimension, vectors: e.data))
         }
         quantizer = try ResidualVectorQuantizer(codebooks: books)
     }
