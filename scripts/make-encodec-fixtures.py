@@ -35,6 +35,10 @@ Run (needs torch, encodec 0.1.1, safetensors, transformers, scipy, espeak-ng; ne
   (--only 24khz|48khz: one architecture; --force: write despite failed checks, for diagnostics)
 Reduced widths: n_filters 3 (24 kHz) / 2 (48 kHz), dimension 8, bandwidths [1.5, 3] / [3, 6] kbps
 (4 codebooks each); --full: n_filters 32, dimension 128, all bandwidths (32 / 16 codebooks).
+Takes ~10-30 min on 2 cores (--full: over an hour). Output is deterministic for a given torch build and
+--threads (default 2, as committed: a rerun reproduced every committed tensor and byte); other thread
+counts round differently and give other, equally checked, fixtures. Before replacing OUT, the files are
+reloaded into a fresh model that must reproduce every recorded code and sample.
 """
 
 import argparse
