@@ -35,6 +35,10 @@ Run (needs torch, encodec 0.1.1, safetensors, transformers, scipy, espeak-ng; ne
   (--only 24khz|48khz: one architecture; --force: write despite failed checks, for diagnostics)
 Reduced widths: n_filters 3 (24 kHz) / 2 (48 kHz), dimension 8, bandwidths [1.5, 3] / [3, 6] kbps
 (4 codebooks each); --full: n_filters 32, dimension 128, all bandwidths (32 / 16 codebooks).
+Takes ~10-30 min on 2 cores (--full: over an hour). Output is deterministic for a given torch build and
+--threads (default 2, as committed: a rerun reproduced every committed tensor and byte); other thread
+counts round differently and give other, equally checked, fixtures. Before replacing OUT, the files are
+reloaded into a fresh model that must reproduce every recorded code and sample.
 """
 
 import argparse
@@ -255,18 +259,24 @@ def kmeans(x, k, iters, rng):
     return centers, counts
 
 
-def fill_codebooks(model, latents, iters, max_points, rng):
+def fill_codebooks(model, latents, iters, max_points, rng, fresh_per_stage=False):
     """Stage by stage: k-means on the residual that the stages before leave (computed with the reference
-    quantizer itself, in float32, exactly as inference will)."""
+    quantizer itself, in float32, exactly as inference will). Reduced widths: every stage is fitted on the
+    same max_points latents. Full width (fresh_per_stage): each stage on a fresh random max_points subset of
+    a larger pool, because refitting the same points' residuals stage after stage zeroes the residual of
+    every singleton cluster, and with D = 128 and 32 stages fewer than 1024 distinct residuals remain."""
     d = model.quantizer.dimension
     flat = latents.permute(0, 2, 1).reshape(-1, d)             # [N, D]
-    if flat.shape[0] > max_points:
+    if flat.shape[0] > max_points and not fresh_per_stage:
         flat = flat[torch.from_numpy(rng.choice(flat.shape[0], max_points, replace=False))]
     residual = flat.clone()
     bins = model.quantizer.bins
     for i, layer in enumerate(model.quantizer.vq.layers):
         t0 = time.time()
-        centers, counts = kmeans(residual.double().numpy(), bins, iters, rng)
+        fit = residual
+        if fresh_per_stage and residual.shape[0] > max_points:
+            fit = residual[torch.from_numpy(rng.choice(residual.shape[0], max_points, replace=False))]
+        centers, counts = kmeans(fit.double().numpy(), bins, iters, rng)
         c32 = torch.from_numpy(centers).float()
         cnt = torch.from_numpy(counts).float()
         assert torch.unique(c32, dim=0).shape[0] == bins, "duplicate centroids"
@@ -278,7 +288,7 @@ def fill_codebooks(model, latents, iters, max_points, rng):
             cb.inited.fill_(1.0)
             idx = cb.encode(residual[None])[0]
             residual = residual - cb.decode(idx)
-        log(f"  codebook {i}: k-means on {flat.shape[0]} residuals, {int((counts > 0).sum())}/{bins} codes"
+        log(f"  codebook {i}: k-means on {fit.shape[0]} residuals, {int((counts > 0).sum())}/{bins} codes"
             f" used, residual rms after {residual.pow(2).mean().sqrt():.4g} ({time.time() - t0:.1f} s)")
 
 
@@ -563,11 +573,13 @@ def make_model(arch, sizes, full, args, tmp):
     log(f"  calibration audio: {calib.shape[1] / sr:.1f} s x {ch} ch ({time.time() - t0:.1f} s)")
 
     # Chunks as the model sees them: segments normalized to unit RMS when the model normalizes.
-    # Chunks are drawn at random from all of the material, as many as give KMEANS_POINTS latents.
+    # Chunks are drawn at random from all of the material, as many as give KMEANS_POINTS latents
+    # (three times that at full width, see fill_codebooks).
     chunk = model.segment_length or 4 * sr
     n_all = calib.shape[1] // chunk
     frames_per_chunk = math.ceil(chunk / model.encoder.hop_length)
-    n_chunks = min(n_all, math.ceil(KMEANS_POINTS / frames_per_chunk) + 4)
+    pool = (3 if full else 1) * KMEANS_POINTS
+    n_chunks = min(n_all, math.ceil(pool / frames_per_chunk) + 4)
     xs = torch.from_numpy(calib[:, :n_all * chunk].copy()).reshape(ch, n_all, chunk).permute(1, 0, 2)
     xs = xs[torch.randperm(n_all, generator=gen)[:n_chunks]].contiguous()
     if model.normalize:
@@ -586,7 +598,7 @@ def make_model(arch, sizes, full, args, tmp):
     log(f"  latents: {latents.shape[0] * latents.shape[2]} vectors of dimension {latents.shape[1]};"
         f" time-varying share of energy {frac:.3f}")
     fill_codebooks(model, latents, args.kmeans_iters if not full else max(4, args.kmeans_iters // 2),
-                   KMEANS_POINTS, rng)
+                   KMEANS_POINTS, rng, fresh_per_stage=full)
 
     # Reference outputs on the committed inputs.
     cases = {}
