@@ -30,6 +30,7 @@ let package = Package(
         .library(name: "ModelFile", targets: ["ModelFile"]),
         .library(name: "Codec", targets: ["Codec"]),
         .library(name: "Metrics", targets: ["Metrics"]),
+        .library(name: "Training", targets: ["Training"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -49,12 +50,13 @@ let package = Package(
         .target(name: "ModelFile", dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .target(name: "Codec", dependencies: ["NN", "RVQ", "ModelFile", "AudioIO"], swiftSettings: simd),
         .target(name: "Metrics", dependencies: ["DSP"], swiftSettings: fastMath),
+        .target(name: "Training", dependencies: ["NN", "RVQ", "DSP", "Codec", "Metrics", "AudioIO", "ModelFile"], swiftSettings: simd),
 
         // MARK: The command-line tool
         .executableTarget(
             name: "codec",
             dependencies: [
-                "AudioIO", "DSP", "NN", "RVQ", "ModelFile", "Codec", "Metrics",
+                "AudioIO", "DSP", "NN", "RVQ", "ModelFile", "Codec", "Metrics", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -74,6 +76,7 @@ let package = Package(
         .testTarget(name: "DSPTests", dependencies: ["DSP", "TestSupport"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "DSP", "TestSupport"]),
         .testTarget(name: "CodecTests", dependencies: ["Codec", "NN", "RVQ", "ModelFile", "AudioIO", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "NN", "RVQ", "DSP", "Codec", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["AudioIO", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
