@@ -54,7 +54,9 @@ public struct SVGLineChart {
 
     public var svg: String {
         let finite = series.flatMap { s in s.points.compactMap { p in p.y.flatMap { $0.isFinite ? (p.x, $0) : nil } } }
-        let left = 62.0, right = 16.0, top = 30.0, bottom = 46.0
+        // A legend row under the title when there are several series (never over the data).
+        let legendRows = series.count > 1 ? (series.count + 3) / 4 : 0
+        let left = 62.0, right = 16.0, top = 30.0 + Double(legendRows) * 16, bottom = 46.0
         let pw = Double(width) - left - right, ph = Double(height) - top - bottom
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\" role=\"img\">"
         s += "<title>\(escapeHTML(title))</title>"
@@ -97,9 +99,9 @@ public struct SVGLineChart {
                 s += "<circle cx=\"\(f(px(p.0)))\" cy=\"\(f(py(p.1)))\" r=\"3.2\" fill=\"\(ser.color)\"><title>\(escapeHTML(ser.name)): \(Self.label(p.1)) at \(Self.label(p.0))</title></circle>"
             }
             if series.count > 1 {
-                let ly = top + 14 + Double(i) * 15
-                s += "<rect x=\"\(f(left + 8))\" y=\"\(f(ly - 9))\" width=\"10\" height=\"10\" fill=\"\(ser.color)\"/>"
-                s += "<text x=\"\(f(left + 22))\" y=\"\(f(ly))\" font-size=\"11\">\(escapeHTML(ser.name))</text>"
+                let lx = left + Double(i % 4) * (pw / 4), ly = 40 + Double(i / 4) * 16
+                s += "<rect x=\"\(f(lx))\" y=\"\(f(ly - 9))\" width=\"10\" height=\"10\" fill=\"\(ser.color)\"/>"
+                s += "<text x=\"\(f(lx + 14))\" y=\"\(f(ly))\" font-size=\"11\">\(escapeHTML(ser.name))</text>"
             }
         }
         return s + "</svg>"
@@ -155,9 +157,9 @@ public enum HTMLReport {
         notes.map { "<div class=\"note\">\(escapeHTML($0))</div>" }.joined()
     }
 
-    static func spectrograms(_ images: [Image]) -> String {
+    static func spectrograms(_ images: [Image], sampleRate: Int) -> String {
         guard !images.isEmpty else { return "" }
-        var s = "<h2>Log-mel spectrograms (shared dB scale)</h2><div class=\"specs\" style=\"grid-template-columns:repeat(\(Swift.min(images.count, 4)),1fr)\">"
+        var s = "<h2>Log-mel spectrograms</h2><div class=\"meta\">128 Slaney mel bands from 0 Hz (bottom) to \(sampleRate / 2) Hz (top), n_fft 1024, hop 256; one dB scale for all, 80 dB from the reference's peak</div><div class=\"specs\" style=\"grid-template-columns:repeat(\(Swift.min(images.count, 4)),1fr)\">"
         for im in images {
             s += "<figure><figcaption>\(escapeHTML(im.title))</figcaption><img alt=\"\(escapeHTML(im.title))\" src=\"\(im.dataURI)\"></figure>"
         }
@@ -201,7 +203,7 @@ public enum HTMLReport {
                                  series: [.init(name: r.modelName, color: palette[0], points: pts)], emptyMessage: reason).svg
         }
         body += "</div><h2>Per stage</h2>" + stageTable(r.stages)
-        body += spectrograms(images)
+        body += spectrograms(images, sampleRate: r.sampleRate)
         return page(title: "codec eval: \((r.path as NSString).lastPathComponent)", body: body)
     }
 
@@ -273,7 +275,7 @@ public enum HTMLReport {
                                ("MR-STFT loss (lower is better)", figures.mrSTFT, "%.4f"), ("log-mel distance (lower is better)", figures.logMel, "%.4f")] {
             body += "<tr><td class=\"l\">\(name)</td>\(cell(m, fmt))</tr>"
         }
-        body += "</table>" + spectrograms(images)
+        body += "</table>" + spectrograms(images, sampleRate: sampleRate)
         return page(title: "codec eval: \(degraded)", body: body)
     }
 }
