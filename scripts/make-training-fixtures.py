@@ -39,7 +39,7 @@ cases = {}
 
 def put(name, t):
     a = t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
-    tensors[name] = np.ascontiguousarray(a, dtype="<f4")
+    tensors[name] = np.array(a, dtype="<f4", copy=True, order="C")  # a copy: later in-place updates must not reach it
     return name
 
 
