@@ -43,10 +43,14 @@ public struct WidthScaling: Codable, Equatable, Sendable {
     public var parameterization: Parameterization
     /// The base width (n_filters) at which µP equals standard parameterization.
     public var baseFilters: Int
+    /// Standard deviation of the weight init in units of 1/√fan_in (1: variance 1/fan_in, TP5 Table 3;
+    /// PyTorch's default conv init is 1/√3).
+    public var initGain: Double
 
-    public init(parameterization: Parameterization, baseFilters: Int) {
+    public init(parameterization: Parameterization, baseFilters: Int, initGain: Double = 1) {
         self.parameterization = parameterization
         self.baseFilters = baseFilters
+        self.initGain = initGain
     }
 
     /// Width multiplier m = filters / baseFilters.
@@ -62,15 +66,15 @@ public struct WidthScaling: Codable, Equatable, Sendable {
         }
     }
 
-    /// Half-width of the uniform initialisation: 1/√fan_in (PyTorch's default, variance 1/(3·fan_in)); under
-    /// µP the output layers get 1/√(fan_in·m) (variance ∝ 1/fan_in²). Biases start at zero.
+    /// Half-width of the uniform initialisation: gain·√(3/fan_in) (variance gain²/fan_in); under µP the
+    /// output layers get gain·√(3/(fan_in·m)) (variance ∝ 1/fan_in², TP5 Table 3). Biases start at zero.
     public func initBound(_ info: ParameterInfo, filters: Int) -> Double {
         switch info.role {
         case .bias: return 0
-        case .input, .hidden: return 1 / Double(info.fanIn).squareRoot()
+        case .input, .hidden: return initGain * (3 / Double(info.fanIn)).squareRoot()
         case .output:
             let m = parameterization == .muP ? widthMultiplier(filters: filters) : 1
-            return 1 / (Double(info.fanIn) * m).squareRoot()
+            return initGain * (3 / (Double(info.fanIn) * m)).squareRoot()
         }
     }
 }

@@ -37,12 +37,12 @@ final class AdamTests: XCTestCase {
             switch p.role {
             case .bias: XCTAssertEqual(maxAbs, 0, p.name)
             case .input, .hidden:
-                XCTAssertEqual(bound, 1 / Double(p.fanIn).squareRoot(), accuracy: 1e-12)
+                XCTAssertEqual(bound, (3 / Double(p.fanIn)).squareRoot(), accuracy: 1e-12)
                 XCTAssertLessThanOrEqual(maxAbs, bound, p.name)
                 if p.count >= 64 { XCTAssertGreaterThan(maxAbs, 0.8 * bound, p.name) }
             case .output:
-                XCTAssertEqual(bound, 1 / (Double(p.fanIn) * 4).squareRoot(), accuracy: 1e-12, "µP output init shrinks by 1/√m")
-                XCTAssertEqual(sp.initBound(p, filters: 8), 1 / Double(p.fanIn).squareRoot(), accuracy: 1e-12)
+                XCTAssertEqual(bound, (3 / (Double(p.fanIn) * 4)).squareRoot(), accuracy: 1e-12, "µP output init shrinks by 1/√m")
+                XCTAssertEqual(sp.initBound(p, filters: 8), (3 / Double(p.fanIn)).squareRoot(), accuracy: 1e-12)
                 XCTAssertLessThanOrEqual(maxAbs, bound, p.name)
             }
         }
