@@ -5,8 +5,9 @@
    expiry off (threshold 0), started from a consistent state (embed_avg = embed * cluster_size), over three
    training batches: codes and the buffers after each batch.
 2. Straight-through + per-stage commitment gradients of a 3-stage residual VQ with fixed codebooks, with the
-   fix of encodec issue #25 (the residual subtracts quantize.detach(), not the straight-through output), by
-   torch.autograd: L = <quantized, G> + sum_k w_k * mse(q_k.detach(), r_k); also the gradient of EnCodec's
+   fix of encodec issue #25 as audiocraft's ResidualVectorQuantization applies it (the residual subtracts
+   quantize.detach(), the stages' codes are summed detached, one straight-through x + (sum - x).detach() on the
+   total), by torch.autograd: L = <quantized, G> + sum_k w_k * mse(q_k.detach(), r_k); also the gradient of EnCodec's
    original formulation, whose stages >= 1 contribute nothing (kept to show the bug the fix avoids).
 Run: python3 scripts/make-quantizer-fixtures.py   (seconds; deterministic)
 """
@@ -69,8 +70,15 @@ def ste_fixture():
             q = books[k][ind]
             ste = r + (q - r).detach()
             loss = loss + w[k] * torch.nn.functional.mse_loss(q.detach(), r)
-            r = r - (q.detach() if fixed else ste)
-            out = out + ste
+            if fixed:  # audiocraft's fix: detached codes in the residual and the sum, one STE on the total
+                r = r - q.detach()
+                out = out + q.detach()
+            else:      # encodec 0.1.1: STE per stage, subtracted from the residual
+                r = r - ste
+                out = out + ste
+        flat = x.permute(0, 2, 1).reshape(-1, D)
+        if fixed:
+            out = flat + (out - flat).detach()
         quantized = out.reshape(B, T, D).permute(0, 2, 1)
         total = (quantized * G).sum() + loss
         total.backward()
