@@ -7,7 +7,8 @@ import Foundation
 import NN
 
 /// Multi-resolution STFT loss with its gradient, as auraloss 0.4.0 `MultiResolutionSTFTLoss()` with
-/// defaults on `[B, 1, T]` (value identical to `Metrics.MultiResolutionSTFTLoss`).
+/// defaults on `[B, 1, T]` (value equal to `Metrics.MultiResolutionSTFTLoss` up to the order of its Double sums:
+/// rows are summed in parallel, then added in row order, so the value does not depend on the thread count).
 ///
 /// Per resolution r (periodic Hann of the window length centered in n_fft, reflect centering), with the
 /// rows of the batch stacked and, over all rows, bins and frames,
@@ -89,30 +90,49 @@ public final class MRSTFTLoss: @unchecked Sendable {
         for stft in transforms {
             let xs = try stft.forward(prediction.data, channels: B)
             let ys = try stft.forward(target.data, channels: B)
-            let x = xs.magnitude(powerFloor: powerFloor).values, y = ys.magnitude(powerFloor: powerFloor).values
-            // Same sums in the same order as Metrics.MultiResolutionSTFTLoss.
-            var diff2 = 0.0, ref2 = 0.0, logL1 = 0.0
-            for i in 0..<y.count {
-                let yv = Double(y[i]), xv = Double(x[i])
-                diff2 += (yv - xv) * (yv - xv); ref2 += yv * yv
-                logL1 += abs(log(yv) - log(xv))
+            let per = xs.real.count / B  // bins × frames of one row
+            let floor = powerFloor
+            // Pass 1: Σ(Y − X)², ΣY², Σ|ln Y − ln X| per row in parallel (X, Y as ComplexSpectrogram.magnitude
+            // computes them), then added in row order: the same total for every thread count.
+            var partial = [Double](repeating: 0, count: 3 * B)
+            partial.withUnsafeMutableBufferPointer { part in
+                parallelFor(B) { rows in
+                    for b in rows {
+                        var diff2 = 0.0, ref2 = 0.0, logL1 = 0.0
+                        for i in b * per ..< (b + 1) * per {
+                            let xv = Double(max(xs.real[i] * xs.real[i] + xs.imag[i] * xs.imag[i], floor).squareRoot())
+                            let yv = Double(max(ys.real[i] * ys.real[i] + ys.imag[i] * ys.imag[i], floor).squareRoot())
+                            diff2 += (yv - xv) * (yv - xv); ref2 += yv * yv
+                            logL1 += abs(log(yv) - log(xv))
+                        }
+                        part[3 * b] = diff2; part[3 * b + 1] = ref2; part[3 * b + 2] = logL1
+                    }
+                }
             }
-            let scR = (diff2 / ref2).squareRoot(), lmR = logL1 / Double(y.count)
-            sc.append(scR); lm.append(lmR)
+            var diff2 = 0.0, ref2 = 0.0, logL1 = 0.0
+            for b in 0..<B { diff2 += partial[3 * b]; ref2 += partial[3 * b + 1]; logL1 += partial[3 * b + 2] }
+            let count = Double(B * per)
+            sc.append((diff2 / ref2).squareRoot()); lm.append(logL1 / count)
             guard gradient != nil else { continue }
-            // dL/dX, then through the magnitude onto (re, im).
+            // Pass 2: dL/dX, then through the magnitude onto (re, im). sign(ln X − ln Y) = sign(X − Y).
             let wSC = diff2 > 0 ? Double(scale) * spectralConvergenceWeight / (R * diff2.squareRoot() * ref2.squareRoot()) : 0
-            let wLM = Double(scale) * logMagnitudeWeight / (R * Double(y.count))
-            var gRe = [Float](repeating: 0, count: y.count), gIm = gRe
-            for i in 0..<y.count {
-                let re = xs.real[i], im = xs.imag[i]
-                guard re * re + im * im >= powerFloor else { continue }  // clamped: no gradient
-                let xv = Double(x[i]), yv = Double(y[i])
-                let lx = log(xv), ly = log(yv)
-                let sgn: Double = lx > ly ? 1 : (lx < ly ? -1 : 0)
-                let gX = wSC * (xv - yv) + wLM * sgn / xv
-                let gOverX = Float(gX / xv)
-                gRe[i] = gOverX * re; gIm[i] = gOverX * im
+            let wLM = Double(scale) * logMagnitudeWeight / (R * count)
+            var gRe = [Float](repeating: 0, count: B * per), gIm = gRe
+            gRe.withUnsafeMutableBufferPointer { gr in
+                gIm.withUnsafeMutableBufferPointer { gi in
+                    parallelFor(B) { rows in
+                        for i in rows.lowerBound * per ..< rows.upperBound * per {
+                            let re = xs.real[i], im = xs.imag[i]
+                            let p = re * re + im * im
+                            guard p >= floor else { continue }  // clamped: no gradient (torch.clamp's backward)
+                            let xv = Double(p.squareRoot())
+                            let yv = Double(max(ys.real[i] * ys.real[i] + ys.imag[i] * ys.imag[i], floor).squareRoot())
+                            let sgn: Double = xv > yv ? 1 : (xv < yv ? -1 : 0)
+                            let gOverX = Float((wSC * (xv - yv) + wLM * sgn / xv) / xv)
+                            gr[i] = gOverX * re; gi[i] = gOverX * im
+                        }
+                    }
+                }
             }
             try stft.backward(realGradient: gRe, imagGradient: gIm, channels: B, signalLength: T, gradient: &gradient!)
         }
@@ -209,20 +229,28 @@ public final class MultiScaleMelLoss: @unchecked Sendable {
                 if lx != ly { gMel[i] = Float((lx > ly ? c : -c) / Double(xMel[i])) }
             }
             var gMag = [Float](repeating: 0, count: B * F * N)
+            var gRe = [Float](repeating: 0, count: gMag.count), gIm = gRe
             let weights = mel.filterbank.weights, support = mel.filterbank.support
-            for b in 0..<B {
-                for m in 0..<M {
-                    let gRow = b * M * N + m * N  // dL/dM[b, m, :]
-                    for k in support[m] {
-                        let w = weights[m * F + k], dst = (b * F + k) * N  // dL/d|X|[b, k, :]
-                        for t in 0..<N { gMag[dst + t] += w * gMel[gRow + t] }
+            gMag.withUnsafeMutableBufferPointer { gm in
+                gRe.withUnsafeMutableBufferPointer { gr in
+                    gIm.withUnsafeMutableBufferPointer { gi in
+                        parallelFor(B) { rows in
+                            for b in rows {
+                                for m in 0..<M {
+                                    let gRow = b * M * N + m * N  // dL/dM[b, m, :]
+                                    for k in support[m] {
+                                        let w = weights[m * F + k], dst = (b * F + k) * N  // dL/d|X|[b, k, :]
+                                        for t in 0..<N { gm[dst + t] += w * gMel[gRow + t] }
+                                    }
+                                }
+                                for i in b * F * N ..< (b + 1) * F * N where xMag.values[i] > 0 {
+                                    let r = gm[i] / xMag.values[i]
+                                    gr[i] = r * xs.real[i]; gi[i] = r * xs.imag[i]
+                                }
+                            }
+                        }
                     }
                 }
-            }
-            var gRe = [Float](repeating: 0, count: gMag.count), gIm = gRe
-            for i in 0..<gMag.count where xMag.values[i] > 0 {
-                let r = gMag[i] / xMag.values[i]
-                gRe[i] = r * xs.real[i]; gIm[i] = r * xs.imag[i]
             }
             try mel.stft.backward(realGradient: gRe, imagGradient: gIm, channels: B, signalLength: T, gradient: &gradient!)
         }

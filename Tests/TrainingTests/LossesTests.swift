@@ -69,9 +69,37 @@ final class LossesTests: XCTestCase {
         let y = rng.floats(B * T), p = y.map { $0 * 0.7 + 0.01 }
         let ours = try MRSTFTLoss()(prediction: Tensor(shape: [B, 1, T], data: p), target: Tensor(shape: [B, 1, T], data: y))
         let metric = try Metrics.MultiResolutionSTFTLoss()(reference: y, estimate: p, channels: B)
-        XCTAssertEqual(ours.loss, metric.loss)
-        XCTAssertEqual(ours.spectralConvergence, metric.spectralConvergence)
-        XCTAssertEqual(ours.logMagnitude, metric.logMagnitude)
+        // Rows are summed separately, then added: equal up to the order of Double additions.
+        XCTAssertEqual(ours.loss, metric.loss, accuracy: 1e-12 * metric.loss)
+        for r in 0..<3 {
+            XCTAssertEqual(ours.spectralConvergence[r], metric.spectralConvergence[r], accuracy: 1e-12)
+            XCTAssertEqual(ours.logMagnitude[r], metric.logMagnitude[r], accuracy: 1e-12)
+        }
+        // One row: the same sums in the same order, bit for bit.
+        let one = try MRSTFTLoss()(prediction: Tensor(shape: [1, T], data: Array(p[..<T])), target: Tensor(shape: [1, T], data: Array(y[..<T])))
+        let oneMetric = try Metrics.MultiResolutionSTFTLoss()(reference: Array(y[..<T]), estimate: Array(p[..<T]))
+        XCTAssertEqual(one.loss, oneMetric.loss)
+        XCTAssertEqual(one.spectralConvergence, oneMetric.spectralConvergence)
+        XCTAssertEqual(one.logMagnitude, oneMetric.logMagnitude)
+    }
+
+    func testLossesDoNotDependOnTheThreadCount() throws {
+        var rng = SeededRNG(seed: 15)
+        let shape = [3, 1, 2200]
+        let y = Tensor(shape: shape, data: rng.floats(6600)), p = Tensor(shape: shape, data: rng.floats(6600))
+        let mr = try MRSTFTLoss(), mel = try MultiScaleMelLoss()
+        func run(_ n: Int) throws -> (Double, Double, [Float]) {
+            try Parallel.withThreads(n) {
+                try DSPThreads.withThreads(n) {
+                    var g = Tensor.zeros(shape)
+                    let a = try mr.backward(prediction: p, target: y, gradient: &g).loss
+                    let b = try mel.backward(prediction: p, target: y, gradient: &g).loss
+                    return (a, b, g.data)
+                }
+            }
+        }
+        let one = try run(1), two = try run(2)
+        XCTAssertEqual(one.0, two.0); XCTAssertEqual(one.1, two.1); XCTAssertEqual(one.2, two.2)
     }
 
     // MARK: finite differences of Double references on small sizes
