@@ -288,61 +288,77 @@ func mix(_ values: UInt64...) -> UInt64 {
 
 /// Prepares batches of a `CropSampler` on a background thread, `prefetch` ahead, in order. `next()`
 /// returns them in sequence; `position` is where the stream stands after the last batch returned (what a
-/// checkpoint saves, however many batches are prefetched).
+/// checkpoint saves, however many batches are prefetched). The thread ends on `stop()` or when the loader
+/// is released.
 public final class DataLoader: @unchecked Sendable {
     public let sampler: CropSampler
-    private let condition = NSCondition()
-    private var queue: [Result<TrainingBatch, Error>] = []
-    private var producing: DataPosition
-    private var stopped = false
-    private var thread: Thread?
+    private let shared: LoaderQueue
     /// The position after the last batch handed out by `next()` (the start position before any).
     public private(set) var position: DataPosition
 
     public init(sampler: CropSampler, position: DataPosition = DataPosition()) {
         self.sampler = sampler
         self.position = position
-        producing = position
-        let t = Thread { [weak self] in self?.produce() }
+        let shared = LoaderQueue(producing: position, depth: sampler.config.prefetch)
+        self.shared = shared
+        // The thread holds the queue and the sampler, never the loader, so releasing the loader stops it.
+        let t = Thread { shared.produce(sampler) }
         t.name = "neuralcodec.data"
-        thread = t
         t.start()
     }
 
-    deinit { stop() }
+    deinit { shared.stop() }
 
     /// The next batch (blocks until the loader thread has it). Rethrows a read error with the file named.
     public func next() throws -> TrainingBatch {
-        condition.lock()
-        while queue.isEmpty && !stopped { condition.wait() }
-        guard !queue.isEmpty else {
-            condition.unlock()
-            throw TrainingError.invalidParameter(name: "data loader", value: "stopped", reason: "next() after stop()")
-        }
-        let r = queue.removeFirst()
-        condition.signal()
-        condition.unlock()
-        let batch = try r.get()
+        let batch = try shared.take().get()
         position = batch.next
         return batch
     }
 
     /// Ends the loader thread (it finishes the batch it is reading first).
-    public func stop() {
+    public func stop() { shared.stop() }
+}
+
+/// The queue between a `DataLoader` and its thread.
+private final class LoaderQueue: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var queue: [Result<TrainingBatch, Error>] = []
+    private var producing: DataPosition
+    private var stopped = false
+    private let depth: Int
+
+    init(producing: DataPosition, depth: Int) { self.producing = producing; self.depth = depth }
+
+    func take() -> Result<TrainingBatch, Error> {
+        condition.lock(); defer { condition.unlock() }
+        while queue.isEmpty && !stopped { condition.wait() }
+        guard !queue.isEmpty else {
+            return .failure(TrainingError.invalidParameter(name: "data loader", value: "stopped", reason: "next() after stop()"))
+        }
+        let r = queue.removeFirst()
+        condition.broadcast()
+        return r
+    }
+
+    func stop() {
         condition.lock(); stopped = true; condition.broadcast(); condition.unlock()
     }
 
-    private func produce() {
+    func produce(_ sampler: CropSampler) {
         while true {
             condition.lock()
-            while queue.count >= sampler.config.prefetch && !stopped { condition.wait() }
+            while queue.count >= depth && !stopped { condition.wait() }
             if stopped { condition.unlock(); return }
             let at = producing
             condition.unlock()
             let r = Result { try sampler.batch(at: at) }
             condition.lock()
             queue.append(r)
-            if case .success(let b) = r { producing = b.next } else { stopped = true }
+            switch r {
+            case .success(let b): producing = b.next
+            case .failure: stopped = true  // the error is delivered; nothing after it
+            }
             condition.broadcast()
             condition.unlock()
         }

@@ -141,4 +141,13 @@ final class DataTests: XCTestCase {
             XCTAssert("\($0)".contains("broken.wav"), "\($0)")
         }
     }
+
+    func testReadErrorReachesNextWithTheFileNamed() throws {
+        try write("gone.wav", rate: 24000, seconds: 0.5) { _, i in 0.1 * sin(Float(i)) }
+        let corpus = try AudioCorpus(directory: dir.url.path, sampleRate: 24000, heldOutFraction: 0)
+        try FileManager.default.removeItem(atPath: dir.path("gone.wav"))
+        let loader = DataLoader(sampler: try CropSampler(corpus: corpus, config: DataConfig(cropLength: 100, batchSize: 2)))
+        XCTAssertThrowsError(try loader.next()) { XCTAssert("\($0)".contains("gone.wav"), "\($0)") }
+        XCTAssertThrowsError(try loader.next())  // stopped after the error
+    }
 }
