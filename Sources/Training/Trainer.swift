@@ -14,6 +14,8 @@ public struct TrainerSettings: Codable, Equatable, Sendable {
     public var parameterization: Parameterization = .muP
     /// Residual VQ stages (8 → 6 kbps at 75 frames/s with 1024 codes).
     public var codebooks: Int = 8
+    /// Codes per stage, N (1024: 10 bits, 0.75 kbps per stage at 75 frames/s).
+    public var codebookSize: Int = 1024
     /// LSTM layers in encoder and decoder (EnCodec: 2; 0 drops them).
     public var lstmLayers: Int = 0
     /// Peak Adam learning rate η (per-parameter µP multipliers apply on top).
@@ -41,9 +43,16 @@ public struct TrainerSettings: Codable, Equatable, Sendable {
         self.steps = steps
     }
 
-    /// The codec this run trains: causal 24 kHz mono SEANet, D = 128, `codebooks` × 1024 codes.
+    /// The codec this run trains: causal 24 kHz mono SEANet, D = 128, `codebooks` × `codebookSize` codes.
     public var codecConfig: CodecConfig {
-        CodecConfig.trainable24kHz(filters: filters, codebooks: codebooks, lstmLayers: lstmLayers)
+        var c = CodecConfig.trainable24kHz(filters: filters, codebooks: codebooks, lstmLayers: lstmLayers)
+        if codebookSize != c.bins {
+            c.bins = codebookSize
+            // One bandwidth per stage prefix: k · log2(N) · frame rate / 1000 kbps.
+            let perStage = log2(Double(codebookSize)) * Double(c.frameRate) / 1000
+            c.bandwidths = (1...codebooks).map { Double($0) * perStage }
+        }
+        return c
     }
 
     func validate() throws {
@@ -54,6 +63,7 @@ public struct TrainerSettings: Codable, Equatable, Sendable {
         guard baseFilters >= 1 else { throw bad("base width", baseFilters, "must be ≥ 1") }
         guard steps >= 1 else { throw bad("steps", steps, "must be ≥ 1") }
         guard learningRate > 0, learningRate.isFinite else { throw bad("learning rate", learningRate, "must be positive") }
+        guard codebookSize >= 2, codebooks >= 1 else { throw bad("codebooks × size", "\(codebooks) × \(codebookSize)", "need ≥ 1 stage of ≥ 2 codes") }
         guard batchSize >= 1 else { throw bad("batch size", batchSize, "must be ≥ 1") }
         let hop = codecConfig.hopLength
         guard cropLength >= hop, cropLength % hop == 0 else {

@@ -40,6 +40,9 @@ struct Train: ParsableCommand {
     @Option(help: "RVQ stages (0.75 kbps each).")
     var stages: Int = 8
 
+    @Option(help: "Codes per stage (1024: 0.75 kbps per stage).")
+    var codebookSize: Int = 1024
+
     @Option(help: "LSTM layers in encoder and decoder (0: none).")
     var lstm: Int = 0
 
@@ -69,6 +72,9 @@ struct Train: ParsableCommand {
 
     @Option(help: "Run the per-stage report on held-out clips every N steps (0: only at the end).")
     var evalEvery: Int = 0
+
+    @Option(help: "Fraction of the data files held out for evaluation (chosen by a hash of the path, never trained on).")
+    var heldOut: Double = 0.05
 
     @Option(help: "Held-out clips used by the evaluation.")
     var evalClips: Int = 8
@@ -105,6 +111,7 @@ struct Train: ParsableCommand {
             s.baseFilters = baseWidth
             s.parameterization = Parameterization(rawValue: parameterization)!
             s.codebooks = stages
+            s.codebookSize = codebookSize
             s.lstmLayers = lstm
             s.learningRate = lr
             s.warmupSteps = warmup
@@ -112,6 +119,7 @@ struct Train: ParsableCommand {
             let hop = s.codecConfig.hopLength
             s.cropLength = max(1, Int((cropSeconds * Double(s.codecConfig.sampleRate) / Double(hop)).rounded())) * hop
             s.seed = seed
+            s.heldOutFraction = heldOut
             trainer = try Trainer(settings: s, dataDirectory: data)
         }
         defer { trainer.stop() }
