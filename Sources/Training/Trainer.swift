@@ -154,7 +154,7 @@ public final class Trainer {
     }
 
     private func restore(_ file: SafeTensorsFile, path: String) throws {
-        let floats = try file.floatTensors()
+        let floats = file.tensors.compactMapValues(\.floatData)
         for (i, p) in model.parameters.enumerated() {
             guard let t = floats[p.name] else { throw TrainingError.checkpoint(path: path, reason: "missing model tensor \(p.name)") }
             guard t.shape == p.shape else {

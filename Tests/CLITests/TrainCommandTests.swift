@@ -39,7 +39,7 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertEqual(dir.contents().filter { $0.hasPrefix(".") }, [], "temporary files left behind")
         // The model works with the other commands.
         let out = dir.path("rt.wav")
-        let rt = try runProcess(RepoPaths.codecBinary, ["roundtrip", "\(data)/clip0.wav", out, "--model", model])
+        let rt = try runProcess(RepoPaths.codecBinary, ["roundtrip", "\(data)/clip0.wav", "-o", out, "--model", model])
         XCTAssertEqual(rt.status, 0, rt.stderr)
     }
 
