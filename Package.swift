@@ -66,6 +66,7 @@ let package = Package(
         .executableTarget(name: "bench-dsp", dependencies: ["DSP"], swiftSettings: fastMath),
         .executableTarget(name: "bench-codec", dependencies: ["Codec", "AudioIO", "NN"], swiftSettings: simd),
         .executableTarget(name: "bench-rvq", dependencies: ["RVQ", "NN"], swiftSettings: simd),
+        .executableTarget(name: "bench-train", dependencies: ["Training", "Codec", "NN"], swiftSettings: simd),
 
         // MARK: Test support and tests
         .target(name: "TestSupport"),
