@@ -32,6 +32,18 @@ public func conv1dBackward(dx: UnsafeMutablePointer<Float>?, dWeight: UnsafeMuta
                                                       padLeft: shape.padLeft, padRight: shape.padRight))
     }
     guard let dx, tin > 0 else { return }
+    if s == 1 && tp == tin && alpha == nil {
+        // No padding, no ELU (a 1×1 shortcut): the flipped conv accumulates straight into dx.
+        var wf = [Float](repeating: 0, count: cin * cout * k)
+        for co in 0..<cout { for ci in 0..<cin { for kk in 0..<k { wf[(ci * cout + co) * k + (k - 1 - kk)] = weight[(co * cin + ci) * k + kk] } } }
+        let halo = (k - 1) * d
+        wf.withUnsafeBufferPointer { w in
+            conv1dForward(out: dx, x: dOut, weight: w.baseAddress!, bias: nil,
+                          shape: Conv1dShape(batch: bsz, inChannels: cout, outChannels: cin, inLength: tout, kernelSize: k,
+                                             dilation: d, padLeft: halo, padRight: halo), accumulate: true)
+        }
+        return
+    }
     let dxp = UnsafeMutablePointer<Float>.allocate(capacity: bsz * cin * tp)  // [B, Cin, Tp]
     defer { dxp.deallocate() }
     if s == 1 {

@@ -23,6 +23,29 @@ if args.first == "coord" {
     for r in rows { print("\(p.rawValue),\(r.filters),\(r.step),\(r.layer),\(r.rms),\(r.changeRMS)") }
     exit(0)
 }
+if args.first == "kernels" {
+    // One thread, CPU time: forward conv vs its dX and dWeight for the layers that dominate at width 32.
+    func cpu() -> Double { var t = timespec(); clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t); return Double(t.tv_sec) + 1e-9 * Double(t.tv_nsec) }
+    Parallel.threadCount = 1
+    for (name, sh) in [("res k3 32→16", Conv1dShape(batch: 2, inChannels: 32, outChannels: 16, inLength: 24000, kernelSize: 3, padLeft: 2)),
+                       ("res k1 16→32", Conv1dShape(batch: 2, inChannels: 16, outChannels: 32, inLength: 24000, kernelSize: 1)),
+                       ("down k4 s2 32→64", Conv1dShape(batch: 2, inChannels: 32, outChannels: 64, inLength: 24000, kernelSize: 4, stride: 2, padLeft: 2)),
+                       ("down k16 s8 256→512", Conv1dShape(batch: 2, inChannels: 256, outChannels: 512, inLength: 600, kernelSize: 16, stride: 8, padLeft: 8))] {
+        let x = (0..<sh.inputCount).map { Float(($0 * 7919) % 1000) / 1000 - 0.5 }
+        let w = (0..<sh.weightCount).map { Float(($0 * 104729) % 1000) / 10000 - 0.05 }
+        var y = [Float](repeating: 0, count: sh.outputCount), dx = x, dw = w
+        var t0 = cpu()
+        conv1dForward(out: &y, x: x, weight: w, bias: nil, shape: sh, padMode: .reflect, inputELU: 1)
+        let f = cpu() - t0; t0 = cpu()
+        conv1dBackward(dx: &dx, dWeight: nil, dBias: nil, dOut: y, x: x, weight: w, shape: sh, padMode: .reflect, inputELU: 1)
+        let bx = cpu() - t0; t0 = cpu()
+        conv1dBackward(dx: nil, dWeight: &dw, dBias: nil, dOut: y, x: x, weight: w, shape: sh, padMode: .reflect, inputELU: 1)
+        let bw = cpu() - t0
+        let gf = Double(2 * sh.multiplyAdds) * 1e-9
+        print(String(format: "%-22@ forward %.3f s (%.1f GFLOP/s)  dX %.3f s  dW %.3f s (%.1f GFLOP/s)", name as NSString, f, gf / f, bx, bw, gf / bw))
+    }
+    exit(0)
+}
 func arg(_ i: Int, _ d: Double) -> Double { i < args.count ? Double(args[i]) ?? d : d }
 let filters = Int(arg(0, 32)), batch = Int(arg(1, 4)), seconds = arg(2, 1.0), steps = Int(arg(3, 3)), lstm = Int(arg(4, 2))
 let config = CodecConfig.trainable24kHz(filters: filters, codebooks: 8, lstmLayers: lstm)
