@@ -68,6 +68,7 @@ let package = Package(
         .executableTarget(name: "bench-codec", dependencies: ["Codec", "AudioIO", "NN"], swiftSettings: simd),
         .executableTarget(name: "bench-rvq", dependencies: ["RVQ", "NN"], swiftSettings: simd),
         .executableTarget(name: "bench-eval", dependencies: ["Metrics", "Codec", "AudioIO", "NN"], swiftSettings: fastMath),
+        .executableTarget(name: "bench-train", dependencies: ["Training", "Codec", "NN"], swiftSettings: simd),
 
         // MARK: Test support and tests
         .target(name: "TestSupport"),

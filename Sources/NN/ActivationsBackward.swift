@@ -58,3 +58,22 @@ func addScaledByELUDerivative(_ dx: UnsafeMutablePointer<Float>, _ g: UnsafePoin
         while i < n { dx[i] += g[i]; i += 1 }
     }
 }
+
+/// Row-wise `dx[i] += g[i] · ELU'(x[i])` with ELU' read from the activation `act` = ELU(x): 1 where x > 0,
+/// act + alpha (= alpha·e^x) elsewhere; no exp. No threading (called inside workers).
+@inline(__always)
+func addScaledByELUDerivative(_ dx: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+                              activated act: UnsafePointer<Float>, _ n: Int, _ alpha: Float) {
+    let one = Vec8(repeating: 1), a = Vec8(repeating: alpha), zero = Vec8()
+    var i = 0
+    while i + 8 <= n {
+        let xv = load8(x + i)
+        let d = (load8(act + i) + a).replacing(with: one, where: xv .> zero)
+        store8(load8(dx + i).addingProduct(load8(g + i), d), dx + i)
+        i += 8
+    }
+    while i < n {
+        dx[i] += g[i] * (x[i] > 0 ? 1 : act[i] + alpha)
+        i += 1
+    }
+}

@@ -25,13 +25,32 @@ public func conv1dBackward(dx: UnsafeMutablePointer<Float>?, dWeight: UnsafeMuta
     let s = shape.stride, d = shape.dilation, tin = shape.inLength, tout = shape.outLength, tp = shape.paddedLength
     guard bsz > 0 else { return }
     if let dBias { biasGradient(dBias: dBias, dOut: dOut, batch: bsz, rows: cout, steps: tout) }
+    // ELU(x) once (the weight gradient reads each input K times; ELU' = ELU(x) + alpha where x ≤ 0).
+    let act: UnsafeMutablePointer<Float>? = alpha.map { a in
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, bsz * cin * tin))
+        if tin > 0 { eluForward(out: p, x: x, count: bsz * cin * tin, alpha: a) }
+        return p
+    }
+    defer { act?.deallocate() }
     if let dWeight {
-        convWeightGradient(dW: dWeight, left: dOut, source: x, sourceELU: alpha, mode: padMode,
+        convWeightGradient(dW: dWeight, left: dOut, source: act.map { UnsafePointer($0) } ?? x, mode: padMode,
                            shape: WeightGradientShape(batch: bsz, rows: cout, channels: cin, steps: tout, sourceLength: tin,
                                                       kernelSize: k, stride: s, dilation: d,
                                                       padLeft: shape.padLeft, padRight: shape.padRight))
     }
     guard let dx, tin > 0 else { return }
+    if s == 1 && tp == tin && alpha == nil {
+        // No padding, no ELU (a 1×1 shortcut): the flipped conv accumulates straight into dx.
+        var wf = [Float](repeating: 0, count: cin * cout * k)
+        for co in 0..<cout { for ci in 0..<cin { for kk in 0..<k { wf[(ci * cout + co) * k + (k - 1 - kk)] = weight[(co * cin + ci) * k + kk] } } }
+        let halo = (k - 1) * d
+        wf.withUnsafeBufferPointer { w in
+            conv1dForward(out: dx, x: dOut, weight: w.baseAddress!, bias: nil,
+                          shape: Conv1dShape(batch: bsz, inChannels: cout, outChannels: cin, inLength: tout, kernelSize: k,
+                                             dilation: d, padLeft: halo, padRight: halo), accumulate: true)
+        }
+        return
+    }
     let dxp = UnsafeMutablePointer<Float>.allocate(capacity: bsz * cin * tp)  // [B, Cin, Tp]
     defer { dxp.deallocate() }
     if s == 1 {
@@ -57,12 +76,14 @@ public func conv1dBackward(dx: UnsafeMutablePointer<Float>?, dWeight: UnsafeMuta
         }
         convTranspose1dForward(out: dxp, x: dOut, packed: packed, shape: sh, outputRowStride: tp)
     }
-    foldPaddedGradient(dx: dx, dxp: dxp, x: x, rows: bsz * cin, shape: shape, padMode: padMode, alpha: alpha)
+    foldPaddedGradient(dx: dx, dxp: dxp, x: x, act: act.map { UnsafePointer($0) }, rows: bsz * cin, shape: shape,
+                       padMode: padMode, alpha: alpha)
 }
 
-/// `dx[r, i] += f'(x[r, i]) · (dxp[r, padLeft + i] + Σ_{padding p copying i} dxp[r, p])` for each row r.
-func foldPaddedGradient(dx: UnsafeMutablePointer<Float>, dxp: UnsafePointer<Float>, x: UnsafePointer<Float>, rows: Int,
-                        shape: Conv1dShape, padMode: PadMode, alpha: Float?) {
+/// `dx[r, i] += f'(x[r, i]) · (dxp[r, padLeft + i] + Σ_{padding p copying i} dxp[r, p])` for each row r, with
+/// f' from `act` = ELU(x) when alpha is set (1 where x > 0, act + alpha elsewhere).
+func foldPaddedGradient(dx: UnsafeMutablePointer<Float>, dxp: UnsafePointer<Float>, x: UnsafePointer<Float>,
+                        act: UnsafePointer<Float>?, rows: Int, shape: Conv1dShape, padMode: PadMode, alpha: Float?) {
     let tin = shape.inLength, tp = shape.paddedLength, left = shape.padLeft
     let hasCopies: Bool
     if case .constant = padMode { hasCopies = false } else { hasCopies = shape.padLeft + shape.padRight > 0 }
@@ -77,7 +98,11 @@ func foldPaddedGradient(dx: UnsafeMutablePointer<Float>, dxp: UnsafePointer<Floa
                     if let i = paddedSource(p - left, length: tin, left: left, right: shape.padRight, mode: padMode) { g[i] += src[p] }
                 }
             }
-            addScaledByELUDerivative(dx + r * tin, g, x + r * tin, tin, alpha)
+            if let act, let alpha {
+                addScaledByELUDerivative(dx + r * tin, g, x + r * tin, activated: act + r * tin, tin, alpha)
+            } else {
+                addScaledByELUDerivative(dx + r * tin, g, x + r * tin, tin, nil)
+            }
         }
     }
 }

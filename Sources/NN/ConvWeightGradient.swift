@@ -45,13 +45,15 @@ public struct WeightGradientShape: Equatable, Sendable {
 
 /// Time steps per staged block (a multiple of 8).
 let gradientBlock = 256
+/// Gradient columns j per register tile (4 rows × 3 columns: 12 accumulators + 4 operands = 16 AVX registers).
+let gradientCols = 3
 
 /// Weight gradient (fast path): `dW[r, c, k] += Σ_b Σ_t f(L[b, r, t]) · P[b, c, t·s + k·d]` with P the source
 /// padded by `mode` after `g` (g = ELU(sourceAlpha) when given, constant padding not passed through it) and
 /// f = ELU(leftAlpha) when given. dW `[R, C, K]`; L `[B, R, n]`; S `[B, C, Ts]`.
 ///
-/// Each worker owns a range of column pairs j (so no two write the same dW element); per block of 256 steps
-/// it stages L and its two P rows, and a 4 × 2 register tile of SIMD8 dot products runs over the block.
+/// Each worker owns a range of column triples j (so no two write the same dW element); per block of 256 steps
+/// it stages L and its three P rows, and a 4 × 3 register tile of SIMD8 dot products runs over the block.
 /// Each element's sum has a fixed order (lanes, then blocks in time order, in Double): the result does not
 /// depend on the thread count.
 public func convWeightGradient(dW: UnsafeMutablePointer<Float>, left: UnsafePointer<Float>, leftELU leftAlpha: Float? = nil,
@@ -61,16 +63,16 @@ public func convWeightGradient(dW: UnsafeMutablePointer<Float>, left: UnsafePoin
     let rows = shape.rows, k = shape.kernelSize, n = shape.steps, j = shape.channels * k
     guard n > 0 && shape.batch > 0 else { return }
     let rowsPad = (rows + 3) / 4 * 4
-    let pairs = (j + 1) / 2
+    let groups = (j + gradientCols - 1) / gradientCols
     let macs = shape.batch * rows * j * n
     let body = { (range: Range<Int>) in
-        let j0 = range.lowerBound * 2, j1 = min(j, range.upperBound * 2)
-        let acc = UnsafeMutablePointer<Double>.allocate(capacity: rowsPad * 2 * range.count)  // acc[r][j − j0]
-        acc.initialize(repeating: 0, count: rowsPad * 2 * range.count)
-        let ldAcc = 2 * range.count
+        let j0 = range.lowerBound * gradientCols, j1 = min(j, range.upperBound * gradientCols)
+        let ldAcc = gradientCols * range.count
+        let acc = UnsafeMutablePointer<Double>.allocate(capacity: rowsPad * ldAcc)  // acc[r][j − j0]
+        acc.initialize(repeating: 0, count: rowsPad * ldAcc)
         let lb = UnsafeMutablePointer<Float>.allocate(capacity: rowsPad * gradientBlock)  // staged L block [rowsPad][256]
         lb.initialize(repeating: 0, count: rowsPad * gradientBlock)
-        let xb = UnsafeMutablePointer<Float>.allocate(capacity: 2 * gradientBlock)        // two staged P rows
+        let xb = UnsafeMutablePointer<Float>.allocate(capacity: gradientCols * gradientBlock)  // staged P rows
         defer { acc.deallocate(); lb.deallocate(); xb.deallocate() }
         for b in 0..<shape.batch {
             var t0 = 0
@@ -81,7 +83,7 @@ public func convWeightGradient(dW: UnsafeMutablePointer<Float>, left: UnsafePoin
                 }
                 var jp = j0
                 while jp < j1 {
-                    for q in 0..<2 {
+                    for q in 0..<gradientCols {
                         let col = jp + q
                         let dst = xb + q * gradientBlock
                         if col < j1 {
@@ -97,7 +99,7 @@ public func convWeightGradient(dW: UnsafeMutablePointer<Float>, left: UnsafePoin
                         gradientMicroKernel(lb + r0 * gradientBlock, xb, wPad, acc + r0 * ldAcc + (jp - j0), ldAcc)
                         r0 += 4
                     }
-                    jp += 2
+                    jp += gradientCols
                 }
                 t0 += w
             }
@@ -107,29 +109,30 @@ public func convWeightGradient(dW: UnsafeMutablePointer<Float>, left: UnsafePoin
             for col in j0..<j1 { dRow[col] += Float(acc[r * ldAcc + (col - j0)]) }
         }
     }
-    if macs < 1 << 16 || Parallel.threadCount == 1 { body(0..<pairs) } else { parallelFor(pairs, body) }
+    if macs < 1 << 16 || Parallel.threadCount == 1 { body(0..<groups) } else { parallelFor(groups, body) }
 }
 
-/// 4 rows of L × 2 rows of P over `w` columns (a multiple of 8): `acc[i, q] += Σ_t l[i, t] · x[q, t]`.
+/// 4 rows of L × 3 rows of P over `w` columns (a multiple of 8): `acc[i, q] += Σ_t l[i, t] · x[q, t]`.
 @inline(__always)
 private func gradientMicroKernel(_ l: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: Int,
                                  _ acc: UnsafeMutablePointer<Double>, _ ldAcc: Int) {
     let l0 = l, l1 = l + gradientBlock, l2 = l + 2 * gradientBlock, l3 = l + 3 * gradientBlock
-    let x0 = x, x1 = x + gradientBlock
-    var a00 = Vec8(), a01 = Vec8(), a10 = Vec8(), a11 = Vec8(), a20 = Vec8(), a21 = Vec8(), a30 = Vec8(), a31 = Vec8()
+    let x0 = x, x1 = x + gradientBlock, x2 = x + 2 * gradientBlock
+    var a00 = Vec8(), a01 = Vec8(), a02 = Vec8(), a10 = Vec8(), a11 = Vec8(), a12 = Vec8()
+    var a20 = Vec8(), a21 = Vec8(), a22 = Vec8(), a30 = Vec8(), a31 = Vec8(), a32 = Vec8()
     var t = 0
     while t < w {
-        let u0 = load8(x0 + t), u1 = load8(x1 + t)
-        var v = load8(l0 + t); a00.addProduct(v, u0); a01.addProduct(v, u1)
-        v = load8(l1 + t); a10.addProduct(v, u0); a11.addProduct(v, u1)
-        v = load8(l2 + t); a20.addProduct(v, u0); a21.addProduct(v, u1)
-        v = load8(l3 + t); a30.addProduct(v, u0); a31.addProduct(v, u1)
+        let u0 = load8(x0 + t), u1 = load8(x1 + t), u2 = load8(x2 + t)
+        var v = load8(l0 + t); a00.addProduct(v, u0); a01.addProduct(v, u1); a02.addProduct(v, u2)
+        v = load8(l1 + t); a10.addProduct(v, u0); a11.addProduct(v, u1); a12.addProduct(v, u2)
+        v = load8(l2 + t); a20.addProduct(v, u0); a21.addProduct(v, u1); a22.addProduct(v, u2)
+        v = load8(l3 + t); a30.addProduct(v, u0); a31.addProduct(v, u1); a32.addProduct(v, u2)
         t += 8
     }
-    acc[0] += Double(a00.sum()); acc[1] += Double(a01.sum())
-    acc[ldAcc] += Double(a10.sum()); acc[ldAcc + 1] += Double(a11.sum())
-    acc[2 * ldAcc] += Double(a20.sum()); acc[2 * ldAcc + 1] += Double(a21.sum())
-    acc[3 * ldAcc] += Double(a30.sum()); acc[3 * ldAcc + 1] += Double(a31.sum())
+    acc[0] += Double(a00.sum()); acc[1] += Double(a01.sum()); acc[2] += Double(a02.sum())
+    acc[ldAcc] += Double(a10.sum()); acc[ldAcc + 1] += Double(a11.sum()); acc[ldAcc + 2] += Double(a12.sum())
+    acc[2 * ldAcc] += Double(a20.sum()); acc[2 * ldAcc + 1] += Double(a21.sum()); acc[2 * ldAcc + 2] += Double(a22.sum())
+    acc[3 * ldAcc] += Double(a30.sum()); acc[3 * ldAcc + 1] += Double(a31.sum()); acc[3 * ldAcc + 2] += Double(a32.sum())
 }
 
 /// Stages `dst[i] = P[first + i·s]` for i < count (zeros up to `width`), P the padded row of `row`

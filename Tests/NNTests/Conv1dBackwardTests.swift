@@ -13,6 +13,7 @@ final class Conv1dBackwardTests: XCTestCase {
         Case(shape: Conv1dShape(batch: 2, inChannels: 2, outChannels: 4, inLength: 30, kernelSize: 10, stride: 5, dilation: 3, padLeft: 2, padRight: 1), mode: "replicate", alpha: nil),
         Case(shape: Conv1dShape(batch: 1, inChannels: 5, outChannels: 1, inLength: 17, kernelSize: 7, padLeft: 6), mode: "constant", alpha: 0.5),
         Case(shape: Conv1dShape(batch: 1, inChannels: 3, outChannels: 2, inLength: 4, kernelSize: 7, padLeft: 6), mode: "reflect", alpha: 1),
+        Case(shape: Conv1dShape(batch: 2, inChannels: 3, outChannels: 4, inLength: 9, kernelSize: 1), mode: "reflect", alpha: nil),
     ]
 
     /// Runs a backward kernel with fresh, non-zero accumulators (backward adds to them).
@@ -28,6 +29,8 @@ final class Conv1dBackwardTests: XCTestCase {
         var extra = cases
         extra.append(Case(shape: Conv1dShape(batch: 3, inChannels: 37, outChannels: 29, inLength: 700, kernelSize: 3, padLeft: 2), mode: "reflect", alpha: 1))
         extra.append(Case(shape: Conv1dShape(batch: 2, inChannels: 16, outChannels: 32, inLength: 611, kernelSize: 8, stride: 4, padLeft: 4, padRight: 3), mode: "reflect", alpha: 1))
+        extra.append(Case(shape: Conv1dShape(batch: 2, inChannels: 19, outChannels: 23, inLength: 301, kernelSize: 1), mode: "reflect", alpha: nil))  // direct path
+        extra.append(Case(shape: Conv1dShape(batch: 1, inChannels: 3, outChannels: 5, inLength: 40, kernelSize: 3, dilation: 2), mode: "constant", alpha: nil))  // unpadded k3
         for (i, c) in extra.enumerated() {
             var rng = SeededRNG(seed: UInt64(10 + i))
             let x = rng.floats(c.shape.inputCount, -2, 2), w = rng.floats(c.shape.weightCount), dy = rng.floats(c.shape.outputCount)
