@@ -62,6 +62,11 @@ public struct AudioCorpus: Sendable {
         for rel in relatives {
             let path = rootURL.appendingPathComponent(rel).path
             let info = try AudioFile.info(path)
+            // libsndfile reports SF_COUNT_MAX frames for a stream whose header is not final (still being written).
+            guard info.frameCount < 1 << 40, info.sampleRate > 0 else {
+                throw TrainingError.invalidParameter(name: "audio file \(path)", value: "\(info.frameCount) frames at \(info.sampleRate) Hz",
+                                                     reason: "implausible length or rate (is the file still being written?)")
+            }
             let f = CorpusFile(relativePath: rel, path: path, sampleRate: info.sampleRate, frames: info.frameCount,
                                modelFrames: Int(Int64(info.frameCount) * Int64(sampleRate) / Int64(info.sampleRate)))
             if Self.isHeldOut(rel, fraction: heldOutFraction) { held.append(f) } else { train.append(f) }
