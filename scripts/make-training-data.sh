@@ -64,7 +64,11 @@ record() { # category dir package version licence notes
 # True when a source was built by an earlier run (its directory holds files): it is kept, not rebuilt.
 built() { [[ -n $(ls -A "$OUT/$1" 2>/dev/null) ]] && log "$1: kept from an earlier run"; }
 # Any audio file → 24 kHz mono 16-bit FLAC (channel mean, sox's high-quality resampler, guarded gain).
-to_flac() { sox -G -q "$1" -c 1 -b 16 "$2" rate -v "$RATE" 2>/dev/null || { log "skipped unreadable $1"; rm -f "$2"; }; }
+# Inputs that decode to nothing (a few game .ogg files) leave a header-only FLAC (< 200 bytes): removed.
+to_flac() {
+  sox -G -q "$1" -c 1 -b 16 "$2" rate -v "$RATE" 2>/dev/null || { log "skipped unreadable $1"; rm -f "$2"; return 0; }
+  [[ $(stat -c %s "$2") -gt 200 ]] || { log "skipped empty $1"; rm -f "$2"; }
+}
 
 # Downloads and unpacks a package without installing it; prints the tree's root.
 unpack() { # package
