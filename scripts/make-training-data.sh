@@ -9,7 +9,8 @@
 # License: fields of the package's copyright file), file count and duration. Deterministic for the same
 # package versions (espeak/festival texts are gettext catalog strings chosen in a fixed order). Needs root
 # for apt-get (packages: espeak-ng festival festvox-* fluidsynth fluid-soundfont-gm sox gettext).
-# Takes ~10–20 minutes on 2 cores, most of it festival and fluidsynth.
+# Takes about an hour on 2 shared cores (espeak-ng and festival most of it). A source whose directory already
+# holds files is kept (delete the directory to rebuild it); SOURCES.tsv is always rewritten.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-data}
@@ -41,9 +42,13 @@ licence_of() { # copyright-file
   [[ -f $f ]] || { echo "unknown (no copyright file)"; return; }
   local l
   l=$(grep -E '^License:' "$f" | sed -E 's/^License:[[:space:]]*//' | awk 'NF && !seen[$0]++' | paste -sd ';' - | sed 's/;/; /g')
-  if [[ -z $l ]]; then
-    l=$(grep -oiE '(GNU (Lesser |Library )?General Public License[^.,;]*|GPL[-v ]?[0-9.+]*|Creative Commons[^.,;]*|CC[- ]BY[-A-Z0-9. ]*|BSD|MIT|public domain|Artistic)' "$f" \
-        | head -3 | awk '!seen[$0]++' | paste -sd ';' - | sed 's/;/; /g')
+  if [[ -z $l ]]; then  # free-form file: the licence names it mentions, in order of first mention
+    l=$(grep -oE '\b(GNU (Lesser |Library )?General Public License|L?GPL-?[0-9][0-9.]*\+?|MIT [Ll]icen[sc]e|BSD|Creative Commons[A-Za-z -]*[0-9.]*|CC-BY[-A-Z]*[0-9.]*|[Pp]ublic [Dd]omain|Artistic [Ll]icen[sc]e|Permission is hereby granted, free of charge)' "$f" \
+        | sed -E 's/^Permission is hereby granted, free of charge$/MIT-style grant/; s/^GNU General Public License$/GPL/; s/^GNU (Lesser|Library) General Public License$/LGPL/' \
+        | awk '!seen[$0]++' | head -3 | paste -sd ';' - | sed 's/;/; /g') || true
+    local v; v=$(grep -oE 'either version [0-9.]+' "$f" | head -1 | grep -oE '[0-9.]+$') || true
+    [[ -n $v ]] && l=${l/GPL/GPL-$v+}
+    [[ -n $l ]] && l="free-form, mentions: $l"
   fi
   echo "${l:-see copyright file}"
 }
@@ -56,8 +61,14 @@ record() { # category dir package version licence notes
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$n" "$(seconds_in "$OUT/$2")" "$6" >> "$TSV"
   log "$2: $n files"
 }
+# True when a source was built by an earlier run (its directory holds files): it is kept, not rebuilt.
+built() { [[ -n $(ls -A "$OUT/$1" 2>/dev/null) ]] && log "$1: kept from an earlier run"; }
 # Any audio file → 24 kHz mono 16-bit FLAC (channel mean, sox's high-quality resampler, guarded gain).
-to_flac() { sox -G -q "$1" -c 1 -b 16 "$2" rate -v "$RATE" 2>/dev/null || { log "skipped unreadable $1"; rm -f "$2"; }; }
+# Inputs that decode to nothing (a few game .ogg files) leave a header-only FLAC (< 200 bytes): removed.
+to_flac() {
+  sox -G -q "$1" -c 1 -b 16 "$2" rate -v "$RATE" 2>/dev/null || { log "skipped unreadable $1"; rm -f "$2"; return 0; }
+  [[ $(stat -c %s "$2") -gt 200 ]] || { log "skipped empty $1"; rm -f "$2"; }
+}
 
 # Downloads and unpacks a package without installing it; prints the tree's root.
 unpack() { # package
@@ -75,11 +86,10 @@ deb_version() { dpkg-deb -f "$(ls "$CACHE/debs/${1}"_*.deb | head -1)" Version; 
 from_package() { # category dir package notes subpath find-args...
   local cat=$1 dir=$2 p=$3 notes=$4 sub=$5; shift 5
   local root; root=$(unpack "$p")
-  mkdir -p "$OUT/$dir"
-  while IFS= read -r -d '' f; do
+  built "$dir" || { mkdir -p "$OUT/$dir"; while IFS= read -r -d '' f; do
     local rel=${f#"$root/$sub/"}; rel=${rel//\//_}
     to_flac "$f" "$OUT/$dir/${rel%.*}.flac"
-  done < <(find "$root/$sub" "$@" -type f -print0 | sort -z)
+  done < <(find "$root/$sub" "$@" -type f -print0 | sort -z); }
   record "$cat" "$dir" "$p" "$(deb_version "$p")" "$(licence_of "$root/usr/share/doc/$p/copyright")" "$notes"
 }
 
@@ -105,6 +115,8 @@ sentences() { # lang count
 # --------------------------------------------------------------------------------- speech: espeak-ng
 espeak_speech() {
   local dir=speech/espeak-ng
+  built "$dir" && { record speech "$dir" espeak-ng "$(installed_version espeak-ng)" "$(licence_of /usr/share/doc/espeak-ng-data/copyright)" \
+    "every espeak-ng language, variants cycled, speed 130-199 wpm, pitch 25-74; texts: gettext catalogs in /usr/share/locale"; return; }
   mkdir -p "$OUT/$dir"
   local tmp; tmp=$(mktemp -d)
   local variants; mapfile -t variants < <(espeak-ng --voices=variant | awk 'NR>1{print $5}' | sed 's#^!v/##' | sort)
@@ -131,22 +143,22 @@ festival_speech() {
   local vdir lang voice pkg enc locale n
   for vdir in /usr/share/festival/voices/*/*/; do
     lang=$(basename "$(dirname "$vdir")"); voice=$(basename "$vdir")
+    [[ -d $vdir/festvox && $voice != *.* ]] || continue  # shared files (suopuhe.common), not a voice
     pkg=$(dpkg -S "$vdir" 2>/dev/null | head -1 | cut -d: -f1 | cut -d, -f1) || pkg=unknown
     case $lang in
-      english) locale=en; enc=ISO-8859-1;; italian) locale=it; enc=ISO-8859-1;; czech) locale=cs; enc=ISO-8859-2;;
+      english|us) locale=en; enc=ISO-8859-1;; italian) locale=it; enc=ISO-8859-1;; czech) locale=cs; enc=ISO-8859-2;;
       finnish) locale=fi; enc=ISO-8859-1;; catalan) locale=ca; enc=ISO-8859-1;; spanish) locale=es; enc=ISO-8859-1;;
       russian) locale=ru; enc=KOI8-R;; *) continue;;
     esac
     local dir=speech/festival-$voice
-    mkdir -p "$OUT/$dir"
     n=0
-    while IFS= read -r line; do
+    built "$dir" || { mkdir -p "$OUT/$dir"; while IFS= read -r line; do
       printf '%s\n' "$line" | iconv -f UTF-8 -t "$enc//TRANSLIT" > "$tmp/t.txt" 2>/dev/null || continue
       if timeout 120 text2wave -eval "(voice_$voice)" "$tmp/t.txt" -o "$tmp/a.wav" >/dev/null 2>&1; then
         to_flac "$tmp/a.wav" "$OUT/$dir/$(printf '%03d' $n).flac"
       fi
       n=$((n + 1))
-    done < <(sentences "$locale" 40)
+    done < <(sentences "$locale" 40); }
     record speech "$dir" "$pkg" "$(installed_version "$pkg" 2>/dev/null || echo unknown)" \
       "$(licence_of "/usr/share/doc/$pkg/copyright")" "festival $(installed_version festival) voice $voice; texts: gettext catalogs"
   done
@@ -158,11 +170,10 @@ midi_music() {
   local root; root=$(unpack openttd-openmsx)
   local dir=music/midi-openmsx sf=/usr/share/sounds/sf2/FluidR3_GM.sf2
   local tmp; tmp=$(mktemp -d)
-  mkdir -p "$OUT/$dir"
-  while IFS= read -r -d '' f; do
+  built "$dir" || { mkdir -p "$OUT/$dir"; while IFS= read -r -d '' f; do
     local name; name=$(basename "${f%.*}")
     fluidsynth -ni -q -g 0.5 -r "$RATE" -F "$tmp/a.wav" "$sf" "$f" >/dev/null 2>&1 && to_flac "$tmp/a.wav" "$OUT/$dir/$name.flac"
-  done < <(find "$root" -iname '*.mid' -print0 | sort -z)
+  done < <(find "$root" -iname '*.mid' -print0 | sort -z); }
   rm -rf "$tmp"
   record music "$dir" openttd-openmsx "$(deb_version openttd-openmsx)" \
     "$(licence_of "$root/usr/share/doc/openttd-openmsx/copyright")" \

@@ -61,7 +61,13 @@ public struct AudioCorpus: Sendable {
         var train = [CorpusFile](), held = [CorpusFile]()
         for rel in relatives {
             let path = rootURL.appendingPathComponent(rel).path
-            let info = try AudioFile.info(path)
+            var info = try AudioFile.info(path)
+            // libsndfile reports SF_COUNT_MAX frames when the header does not give the length (e.g. a FLAC
+            // stream written without its total): count them by decoding once.
+            if info.frameCount >= 1 << 40 { info.frameCount = try AudioFile.read(path).frameCount }
+            guard info.sampleRate > 0 else {
+                throw TrainingError.invalidParameter(name: "audio file \(path)", value: "\(info.sampleRate) Hz", reason: "no sample rate")
+            }
             let f = CorpusFile(relativePath: rel, path: path, sampleRate: info.sampleRate, frames: info.frameCount,
                                modelFrames: Int(Int64(info.frameCount) * Int64(sampleRate) / Int64(info.sampleRate)))
             if Self.isHeldOut(rel, fraction: heldOutFraction) { held.append(f) } else { train.append(f) }
