@@ -158,8 +158,11 @@ public final class CorpusTokenizer {
         return (entry, false)
     }
 
+    /// Creates a directory and its parents; another shard creating it at the same moment is fine.
     private func createDirectory(_ path: String) throws {
         do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue { return }
             throw TokensError.unwritable(path: path, reason: error.localizedDescription)
         }
     }

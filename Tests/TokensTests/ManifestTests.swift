@@ -22,7 +22,7 @@ final class ManifestTests: XCTestCase {
         let stamp = SourceStamp(size: 100, mtime: 1234.5)
         // Output missing → not finished.
         XCTAssertFalse(Manifest.isFinished(e, source: stamp, settings: settings, outputDirectory: dir.url.path))
-        FileManager.default.createFile(atPath: dir.path("a.npy"), contents: Data(count: 10))
+        XCTAssertTrue(FileManager.default.createFile(atPath: dir.path("a.npy"), contents: Data(count: 10)))
         XCTAssertTrue(Manifest.isFinished(e, source: stamp, settings: settings, outputDirectory: dir.url.path))
         // Each difference makes it unfinished.
         XCTAssertFalse(Manifest.isFinished(e, source: SourceStamp(size: 101, mtime: 1234.5), settings: settings, outputDirectory: dir.url.path))
@@ -33,7 +33,7 @@ final class ManifestTests: XCTestCase {
         XCTAssertFalse(Manifest.isFinished(e, source: stamp, settings: s, outputDirectory: dir.url.path))
         XCTAssertFalse(Manifest.isFinished(entry("a.wav", status: .failed), source: stamp, settings: settings, outputDirectory: dir.url.path))
         // A partial output (wrong size) is redone.
-        FileManager.default.createFile(atPath: dir.path("a.npy"), contents: Data(count: 7))
+        XCTAssertTrue(FileManager.default.createFile(atPath: dir.path("a.npy"), contents: Data(count: 7)))
         XCTAssertFalse(Manifest.isFinished(e, source: stamp, settings: settings, outputDirectory: dir.url.path))
     }
 
