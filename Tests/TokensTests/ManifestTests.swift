@@ -79,7 +79,7 @@ final class ManifestTests: XCTestCase {
         let fm = FileManager.default
         try fm.createDirectory(atPath: dir.path("c/x/y"), withIntermediateDirectories: true)
         for p in ["c/a.wav", "c/x/b.FLAC", "c/x/y/c.ogg", "c/notes.txt", "c/.hidden.wav", "solo.wav"] {
-            fm.createFile(atPath: dir.path(p), contents: Data())
+            XCTAssertTrue(fm.createFile(atPath: dir.path(p), contents: Data()))
         }
         var inputs = try Corpus.collect([dir.path("c")])
         XCTAssertEqual(inputs.map(\.relative), ["a.wav", "x/b.FLAC", "x/y/c.ogg"])
