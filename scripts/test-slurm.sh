@@ -16,6 +16,7 @@ chmod 700 "$W"
 PIDS=()
 cleanup() {
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done   # stopped before their files go
     if [ "${KEEP:-0}" = 1 ]; then echo "kept $W"; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
@@ -31,9 +32,9 @@ fi
 mkdir -p "$W/munge"
 dd if=/dev/urandom of="$W/munge/munge.key" bs=1024 count=1 status=none
 chmod 400 "$W/munge/munge.key"
-munged --force --socket="$W/munge/sock" --key-file="$W/munge/munge.key" --pid-file="$W/munge/pid" \
-       --log-file="$W/munge/log" --seed-file="$W/munge/seed"
-PIDS+=("$(cat "$W/munge/pid")")
+munged --foreground --force --socket="$W/munge/sock" --key-file="$W/munge/munge.key" --pid-file="$W/munge/pid" \
+       --log-file="$W/munge/log" --seed-file="$W/munge/seed" & PIDS+=($!)
+for _ in $(seq 50); do [ -S "$W/munge/sock" ] && break; sleep 0.1; done
 
 # Slurm: one node (this host), one partition; ports chosen from the PID to avoid clashes.
 HOST=$(hostname -s)
