@@ -106,7 +106,12 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--bandwidth", type=float, default=6.0)
     ap.add_argument("--profile", action="store_true", help="print our per-layer profile")
+    ap.add_argument("--save-model", metavar="PATH", help="only write the seeded full-size checkpoint to PATH (.th)")
     args = ap.parse_args()
+    if args.save_model:
+        torch.save(build_model().state_dict(), args.save_model)
+        print(f"wrote {args.save_model}")
+        return
     bench = os.path.join(ROOT, ".build/release/bench-codec")
     if not os.path.exists(bench):
         sys.exit("build it first: swift build -c release --product bench-codec")
