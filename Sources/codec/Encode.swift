@@ -125,6 +125,7 @@ struct Encode: ParsableCommand {
 
     func run() throws {
         let start = Date()
+        AllocatorPolicy.keepFreedMemory()
         let model = try modelOptions.load()
         let rate = Double(model.config.sampleRate)
         let codebooks: Int, length: Int
@@ -176,6 +177,7 @@ struct Decode: ParsableCommand {
 
     func run() throws {
         let start = Date()
+        AllocatorPolicy.keepFreedMemory()
         let model = try modelOptions.load()
         let c = model.config
         let reader = try EcdcReader(path: input, config: c)
@@ -227,6 +229,7 @@ struct Roundtrip: ParsableCommand {
 
     func run() throws {
         let start = Date()
+        AllocatorPolicy.keepFreedMemory()
         let model = try modelOptions.load()
         let c = model.config
         let codebooks: Int, length: Int
