@@ -1,6 +1,7 @@
 // KMeans: k-means++ seeding (D² sampling, pruned by the triangle inequality) and Lloyd iterations with a
 // blocked, multi-threaded assignment; seeded and identical for every thread count.
 // Legend: N vectors, D dimension, K clusters.
+import Foundation
 import NN
 
 /// k-means (Lloyd) with k-means++ seeding, re-seeding of empty clusters and a relative-change stopping rule.
@@ -24,6 +25,10 @@ public struct KMeans: Sendable {
     public var seed: UInt64
     /// How the first centroids are chosen.
     public var initialization: Initialization
+    /// 0 or 1: k-means in the data's dimension. S ≥ 2: progressive-dimension k-means in S steps over the
+    /// leading principal components (see `fit`), `maxIterations` per step; typically 10 (faiss's default for
+    /// residual quantizers), about 2.5× the work of one run in D dimensions.
+    public var progressiveSteps: Int
     /// k-means++ runs on a seeded uniform sample of at most this many points (at least K), by default
     /// 16·K: D² sampling needs one pass over its points per centroid, which on all of a large set costs more
     /// than the Lloyd iterations (scikit-learn's MiniBatchKMeans seeds on 3·K points likewise). `Int.max`
@@ -39,7 +44,9 @@ public struct KMeans: Sendable {
     }
 
     public init(clusterCount: Int, maxIterations: Int = 25, tolerance: Double = 1e-4, seed: UInt64 = 0,
-                initialization: Initialization = .kMeansPlusPlus, seedingSampleLimit: Int? = nil) {
+                initialization: Initialization = .kMeansPlusPlus, seedingSampleLimit: Int? = nil,
+                progressiveSteps: Int = 0) {
+        self.progressiveSteps = progressiveSteps
         self.clusterCount = clusterCount
         self.maxIterations = maxIterations
         self.tolerance = tolerance
@@ -71,13 +78,28 @@ public struct KMeans: Sendable {
         guard n >= clusterCount else { throw RVQError.notEnoughVectors(vectors: n, clusters: clusterCount) }
         try checkFinite(vectors, dimension: D, what: "k-means data")
 
+        guard progressiveSteps >= 0 else {
+            throw RVQError.invalidParameter(name: "progressiveSteps", value: "\(progressiveSteps)", reason: "must be ≥ 0")
+        }
         var rng = SplitMix64(seed: seed)
+        if progressiveSteps > 1 && D > 1 { return try progressiveFit(vectors, count: n, dimension: D, rng: &rng) }
+        return lloyd(vectors, count: n, dimension: D, initial: nil, rng: &rng)
+    }
+
+    /// Seeds (or takes `initial`), then runs the Lloyd iterations.
+    private func lloyd(_ vectors: UnsafeBufferPointer<Float>, count n: Int, dimension D: Int, initial: [Float]?,
+                       rng: inout SplitMix64) -> KMeansResult {
         var centroids: [Float]
-        switch initialization {
-        case .kMeansPlusPlus:
-            centroids = kMeansPlusPlusSeeds(vectors, count: n, dimension: D, clusters: clusterCount,
-                                            sampleLimit: max(clusterCount, seedingSampleLimit), rng: &rng)
-        case .randomPoints: centroids = randomSeeds(vectors, count: n, dimension: D, clusters: clusterCount, rng: &rng)
+        if let initial {
+            centroids = initial
+        } else {
+            switch initialization {
+            case .kMeansPlusPlus:
+                centroids = kMeansPlusPlusSeeds(vectors, count: n, dimension: D, clusters: clusterCount,
+                                                sampleLimit: max(clusterCount, seedingSampleLimit), rng: &rng)
+            case .randomPoints:
+                centroids = randomSeeds(vectors, count: n, dimension: D, clusters: clusterCount, rng: &rng)
+            }
         }
         var state = LloydState(x: vectors, count: n, dimension: D, clusters: clusterCount)
         state.assignAll(centroids: centroids)
@@ -108,6 +130,47 @@ public struct KMeans: Sendable {
         return KMeansResult(centroids: centroids, dimension: D, assignments: state.labels, objective: objective,
                             history: history, iterations: iterations, reseededClusters: reseeded, converged: converged)
     }
+
+    /// Progressive-dimension k-means (as faiss's ProgressiveDimClustering): rotate the data to its principal
+    /// components, cluster the first `d_s = ⌊D^{(s+1)/S}⌋` coordinates for s = 0..<S (each step starts from the
+    /// previous centroids padded with zeros, i.e. the mean), rotate the centroids back, assign in the
+    /// original space.
+    private func progressiveFit(_ vectors: UnsafeBufferPointer<Float>, count n: Int, dimension D: Int,
+                                rng: inout SplitMix64) throws -> KMeansResult {
+        let pca = try PrincipalComponents(fitting: vectors, dimension: D)
+        let projected = pca.project(vectors)
+        var centroids: [Float]? = nil
+        var previous = 0
+        var last: KMeansResult? = nil
+        var iterations = 0, reseeded = 0
+        for step in 0..<progressiveSteps {
+            var m = Int(pow(Double(D), Double(step + 1) / Double(progressiveSteps)) + 1e-9)
+            m = step == progressiveSteps - 1 ? D : min(D, max(1, m))
+            if m <= previous { continue }
+            var sub = [Float](repeating: 0, count: n * m)
+            for i in 0..<n { for j in 0..<m { sub[i * m + j] = projected[i * D + j] } }
+            var initial: [Float]? = nil
+            if let c = centroids {
+                var padded = [Float](repeating: 0, count: clusterCount * m)
+                for k in 0..<clusterCount { for j in 0..<previous { padded[k * m + j] = c[k * previous + j] } }
+                initial = padded
+            }
+            let result = sub.withUnsafeBufferPointer {
+                lloyd($0, count: n, dimension: m, initial: initial, rng: &rng)
+            }
+            iterations += result.iterations
+            reseeded += result.reseededClusters
+            centroids = result.centroids
+            previous = m
+            last = result
+        }
+        let back = pca.reconstruct(centroids!, dimensions: D)
+        var state = LloydState(x: vectors, count: n, dimension: D, clusters: clusterCount)
+        state.assignAll(centroids: back)
+        return KMeansResult(centroids: back, dimension: D, assignments: state.labels, objective: state.objective(),
+                            history: last!.history, iterations: iterations, reseededClusters: reseeded,
+                            converged: last!.converged)
+    }
 }
 
 /// What `KMeans.fit` found.
@@ -119,7 +182,8 @@ public struct KMeansResult: Sendable {
     public let assignments: [Int32]
     /// Σ_i ‖x_i − c(x_i)‖² with the final centroids and assignments (Double).
     public let objective: Double
-    /// The objective after seeding and after each iteration (non-increasing).
+    /// The objective after seeding and after each iteration (non-increasing); with `progressiveSteps`, those
+    /// of the last step (all D principal coordinates; `objective` is recomputed in the original space).
     public let history: [Double]
     /// Lloyd iterations run.
     public let iterations: Int
@@ -200,9 +264,12 @@ private func kMeansPlusPlusSeeds(_ x: UnsafeBufferPointer<Float>, count n: Int, 
                     var s = 0.0
                     for i in (b * block)..<min(n, (b + 1) * block) {
                         var di = dist[i]
-                        if m == 0 || gap[Int(nearest[i])] < 4 * di {
-                            let candidate = squaredDistance(xb + i * D, cm, D)
-                            if m == 0 || candidate < di { di = candidate; dist[i] = di; nearest[i] = Int32(m) }
+                        if m == 0 {
+                            di = boundedSquaredDistance(xb + i * D, cm, D, bound: .infinity)
+                            dist[i] = di; nearest[i] = 0
+                        } else if gap[Int(nearest[i])] < 4 * di {
+                            let candidate = boundedSquaredDistance(xb + i * D, cm, D, bound: di)
+                            if candidate < di { di = candidate; dist[i] = di; nearest[i] = Int32(m) }
                         }
                         s += Double(di)
                     }
@@ -430,6 +497,32 @@ func squaredDistance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ D: 
         d += 8
     }
     var s = (acc0 + acc1).sum()
+    while d < D { let t = a[d] - b[d]; s = s.addingProduct(t, t); d += 1 }
+    return s
+}
+
+/// ‖a − b‖² in Float summed 32 dimensions at a time (each block: two 8-lane fma accumulators, added, lanes
+/// summed in order; blocks added in order; the D mod 32 tail scalar), returning as soon as the partial sum
+/// reaches `bound` (then the result is ≥ bound, not the full distance). A fixed order for every D.
+@inline(__always)
+func boundedSquaredDistance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ D: Int, bound: Float) -> Float {
+    var s: Float = 0
+    var d = 0
+    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+    while d + 32 <= D {
+        var acc0 = SIMD8<Float>.zero, acc1 = SIMD8<Float>.zero
+        for o in stride(from: 0, to: 32, by: 16) {
+            let t0 = ra.loadUnaligned(fromByteOffset: 4 * (d + o), as: SIMD8<Float>.self)
+                - rb.loadUnaligned(fromByteOffset: 4 * (d + o), as: SIMD8<Float>.self)
+            let t1 = ra.loadUnaligned(fromByteOffset: 4 * (d + o) + 32, as: SIMD8<Float>.self)
+                - rb.loadUnaligned(fromByteOffset: 4 * (d + o) + 32, as: SIMD8<Float>.self)
+            acc0 = acc0.addingProduct(t0, t0)
+            acc1 = acc1.addingProduct(t1, t1)
+        }
+        s += (acc0 + acc1).sum()
+        d += 32
+        if s >= bound { return s }
+    }
     while d < D { let t = a[d] - b[d]; s = s.addingProduct(t, t); d += 1 }
     return s
 }

@@ -14,15 +14,27 @@ public struct ResidualQuantizerTrainer: Sendable {
     /// Seed; stage k's k-means uses a seed derived from it and k.
     public var seed: UInt64
     public var initialization: KMeans.Initialization
+    /// Progressive-dimension steps of each stage's k-means (`KMeans.progressiveSteps`; 0: plain k-means),
+    /// typically 4. Residuals of later stages are close to isotropic noise, where k-means started from data
+    /// points (random or k-means++) leaves most centroids as singletons on their seed point; starting in the
+    /// leading principal components gives balanced codebooks (on a 128-D Gaussian mixture, 8 × 1024: greedy
+    /// MSE 0.1161 instead of 0.1199, at 1.3× the training time).
+    public var progressiveSteps: Int
+    /// k-means++ sample limit per stage (`KMeans.seedingSampleLimit`); nil: KMeans's default (16·N_k).
+    public var seedingSampleLimit: Int?
     /// Refinement passes after the stage-wise training: each re-encodes the data greedily with all
     /// codebooks, then refits codebook k (in stage order) to the mean of `x − Σ_{j≠k} e_j[c_j]` over the
     /// vectors that use each code. A pass is kept only if it lowers the greedy reconstruction error;
-    /// the first that does not ends the refinement. 0 = none.
+    /// the first that does not ends the refinement. 0 = none; typically 4 (each pass costs about one
+    /// encoding of the data).
     public var refinementPasses: Int
 
     public init(codebookSizes: [Int], kMeansIterations: Int = 25, tolerance: Double = 1e-4, seed: UInt64 = 0,
-                initialization: KMeans.Initialization = .kMeansPlusPlus, refinementPasses: Int = 0) {
+                initialization: KMeans.Initialization = .kMeansPlusPlus, seedingSampleLimit: Int? = nil,
+                progressiveSteps: Int = 4, refinementPasses: Int = 4) {
         self.codebookSizes = codebookSizes
+        self.progressiveSteps = progressiveSteps
+        self.seedingSampleLimit = seedingSampleLimit
         self.kMeansIterations = kMeansIterations
         self.tolerance = tolerance
         self.seed = seed
@@ -32,9 +44,12 @@ public struct ResidualQuantizerTrainer: Sendable {
 
     /// K stages of `codebookSize` codes each.
     public init(stages: Int, codebookSize: Int, kMeansIterations: Int = 25, tolerance: Double = 1e-4,
-                seed: UInt64 = 0, initialization: KMeans.Initialization = .kMeansPlusPlus, refinementPasses: Int = 0) {
+                seed: UInt64 = 0, initialization: KMeans.Initialization = .kMeansPlusPlus,
+                seedingSampleLimit: Int? = nil, progressiveSteps: Int = 4, refinementPasses: Int = 4) {
         self.init(codebookSizes: [Int](repeating: codebookSize, count: stages), kMeansIterations: kMeansIterations,
-                  tolerance: tolerance, seed: seed, initialization: initialization, refinementPasses: refinementPasses)
+                  tolerance: tolerance, seed: seed, initialization: initialization,
+                  seedingSampleLimit: seedingSampleLimit, progressiveSteps: progressiveSteps,
+                  refinementPasses: refinementPasses)
     }
 
     /// Trains on `vectors` (row-major `[T, D]`). Stage k runs k-means on `r_k = x − Σ_{j<k} e_j[c_j]` where the
@@ -60,7 +75,8 @@ public struct ResidualQuantizerTrainer: Sendable {
         var objectives: [Double] = [], iterations: [Int] = []
         for (stage, size) in codebookSizes.enumerated() {
             let kMeans = KMeans(clusterCount: size, maxIterations: kMeansIterations, tolerance: tolerance,
-                                seed: stageSeed(stage), initialization: initialization)
+                                seed: stageSeed(stage), initialization: initialization,
+                                seedingSampleLimit: seedingSampleLimit, progressiveSteps: progressiveSteps)
             let result = try kMeans.fit(residual, dimension: D)
             let book = result.codebook
             var codes = [Int32](repeating: 0, count: T)
@@ -74,6 +90,7 @@ public struct ResidualQuantizerTrainer: Sendable {
             objectives.append(result.objective)
             iterations.append(result.iterations)
             progress?(.stageTrained(stage: stage, objective: result.objective, iterations: result.iterations))
+
         }
         var quantizer = try ResidualVectorQuantizer(codebooks: books)
         var codes = try quantizer.encode(vectors)

@@ -136,6 +136,35 @@ final class KMeansTests: XCTestCase {
         XCTAssertLessThanOrEqual(tight.objective, loose.objective)
     }
 
+    /// Progressive-dimension k-means: the final step is a guarded Lloyd run (non-increasing history), the
+    /// reported objective is that of the returned centroids in the original space, and on near-isotropic
+    /// data (where seeds on data points stay singletons) it uses its codes more evenly than plain k-means.
+    func testProgressiveDimensions() throws {
+        var rng = SeededRNG(seed: 46)
+        let D = 24, N = 3000, K = 64
+        var x = [Float](repeating: 0, count: N * D)
+        for i in 0..<(N * D) { x[i] = rng.normal() }
+        let plain = try KMeans(clusterCount: K, maxIterations: 15, tolerance: 0, seed: 2).fit(x, dimension: D)
+        let progressive = try KMeans(clusterCount: K, maxIterations: 15, tolerance: 0, seed: 2, progressiveSteps: 4)
+            .fit(x, dimension: D)
+        for i in 1..<progressive.history.count {
+            XCTAssertLessThanOrEqual(progressive.history[i], progressive.history[i - 1])
+        }
+        XCTAssertEqual(progressive.objective, exactObjective(x, progressive), accuracy: 1e-9 * progressive.objective)
+        XCTAssertEqual(progressive.objective, progressive.history.last!, accuracy: 1e-4 * progressive.objective)
+        XCTAssertGreaterThan(progressive.iterations, 15, "several steps ran")
+        XCTAssertLessThan(progressive.objective, plain.objective)
+        XCTAssertGreaterThan(entropyBits(progressive.clusterSizes), entropyBits(plain.clusterSizes))
+        let one = try Parallel.withThreads(1) {
+            try KMeans(clusterCount: K, maxIterations: 5, tolerance: 0, seed: 2, progressiveSteps: 3).fit(x, dimension: D)
+        }
+        let two = try Parallel.withThreads(2) {
+            try KMeans(clusterCount: K, maxIterations: 5, tolerance: 0, seed: 2, progressiveSteps: 3).fit(x, dimension: D)
+        }
+        XCTAssertEqual(one.centroids, two.centroids)
+        XCTAssertEqual(one.assignments, two.assignments)
+    }
+
     func testBadInputThrows() {
         XCTAssertThrowsError(try KMeans(clusterCount: 5).fit([Float](repeating: 0, count: 8), dimension: 2)) {
             XCTAssertEqual($0 as? RVQError, .notEnoughVectors(vectors: 4, clusters: 5))
@@ -152,6 +181,7 @@ final class KMeansTests: XCTestCase {
             XCTAssertEqual($0 as? RVQError, .empty(what: "k-means data"))
         }
         XCTAssertThrowsError(try KMeans(clusterCount: 1, tolerance: -1).fit([1, 2], dimension: 2))
+        XCTAssertThrowsError(try KMeans(clusterCount: 1, progressiveSteps: -1).fit([1, 2], dimension: 2))
     }
 
     func testOneClusterIsTheMean() throws {
