@@ -9,12 +9,13 @@ let fastMath: [SwiftSetting] = [
     .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
 ]
 
-// RVQ's search kernels use SIMD8<Float> fused multiply-adds: on x86-64 compile them for AVX2+FMA
-// (haswell: AVX2, FMA, BMI2), otherwise every fma becomes a libm call. The manifest is evaluated on the build host.
+// Kernels are written for SIMD8<Float>: on x86-64 compile the numeric targets for AVX2 + FMA (Haswell and
+// later, AMD Zen), so SIMD8 maps to one ymm register and a·b + c to one vfmadd; baseline x86-64 is SSE2 only
+// and would turn every fma into a libm call. The manifest is evaluated on the build host.
 #if arch(x86_64)
-let rvqSIMD: [SwiftSetting] = fastMath + [.unsafeFlags(["-target-cpu", "haswell"])]
+let simd: [SwiftSetting] = fastMath + [.unsafeFlags(["-target-cpu", "haswell"])]
 #else
-let rvqSIMD: [SwiftSetting] = fastMath
+let simd: [SwiftSetting] = fastMath
 #endif
 
 let package = Package(
@@ -29,6 +30,7 @@ let package = Package(
         .library(name: "ModelFile", targets: ["ModelFile"]),
         .library(name: "Codec", targets: ["Codec"]),
         .library(name: "Metrics", targets: ["Metrics"]),
+        .library(name: "Training", targets: ["Training"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -43,32 +45,39 @@ let package = Package(
         // MARK: Libraries, bottom to top
         .target(name: "AudioIO", dependencies: ["CSndfile", "CSoxr"]),
         .target(name: "DSP", dependencies: ["CFFTW"], swiftSettings: fastMath),
-        .target(name: "NN", swiftSettings: fastMath),
-        .target(name: "RVQ", dependencies: ["NN"], swiftSettings: rvqSIMD),
+        .target(name: "NN", swiftSettings: simd),
+        .target(name: "RVQ", dependencies: ["NN"], swiftSettings: simd),
         .target(name: "ModelFile", dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
-        .target(name: "Codec", dependencies: ["NN", "RVQ", "ModelFile", "AudioIO"], swiftSettings: fastMath),
+        .target(name: "Codec", dependencies: ["NN", "RVQ", "ModelFile", "AudioIO"], swiftSettings: simd),
         .target(name: "Metrics", dependencies: ["DSP"], swiftSettings: fastMath),
+        .target(name: "Training", dependencies: ["NN", "RVQ", "DSP", "Codec", "Metrics", "AudioIO", "ModelFile"], swiftSettings: simd),
 
         // MARK: The command-line tool
         .executableTarget(
             name: "codec",
             dependencies: [
-                "AudioIO", "DSP", "NN", "RVQ", "ModelFile", "Codec", "Metrics",
+                "AudioIO", "DSP", "NN", "RVQ", "ModelFile", "Codec", "Metrics", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         // MARK: Benchmarks (one executable per area, outside the test suite)
-        .executableTarget(name: "bench-rvq", dependencies: ["RVQ", "NN"], swiftSettings: rvqSIMD),
+        .executableTarget(name: "bench-nn", dependencies: ["NN"], swiftSettings: simd),
+        .executableTarget(name: "bench-dsp", dependencies: ["DSP"], swiftSettings: fastMath),
+        .executableTarget(name: "bench-codec", dependencies: ["Codec", "AudioIO", "NN"], swiftSettings: simd),
+        .executableTarget(name: "bench-rvq", dependencies: ["RVQ", "NN"], swiftSettings: simd),
 
         // MARK: Test support and tests
         .target(name: "TestSupport"),
+        .testTarget(name: "AudioIOTests", dependencies: ["AudioIO", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"]),
         .testTarget(name: "RVQTests", dependencies: ["RVQ", "NN", "TestSupport"]),
         .testTarget(name: "ModelFileTests", dependencies: ["ModelFile", "TestSupport"]),
         .testTarget(name: "DSPTests", dependencies: ["DSP", "TestSupport"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "DSP", "TestSupport"]),
         .testTarget(name: "CodecTests", dependencies: ["Codec", "NN", "RVQ", "ModelFile", "AudioIO", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "NN", "RVQ", "DSP", "Codec", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["AudioIO", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -24,4 +24,22 @@ final class ParallelTests: XCTestCase {
         }
         XCTAssertEqual(ranges, 1)
     }
+
+    func testRangesAreContiguousAndAtLeastMinChunk() {
+        for threads in [2, 3] {
+            for (count, minChunk) in [(1000, 1), (1000, 7), (37, 5), (8, 3)] {
+                var ranges: [Range<Int>] = []
+                let lock = NSLock()
+                Parallel.withThreads(threads) {
+                    parallelFor(count, minChunk: minChunk) { r in lock.lock(); ranges.append(r); lock.unlock() }
+                }
+                ranges.sort { $0.lowerBound < $1.lowerBound }
+                XCTAssertEqual(ranges.first?.lowerBound, 0)
+                XCTAssertEqual(ranges.last?.upperBound, count)
+                for (a, b) in zip(ranges, ranges.dropFirst()) { XCTAssertEqual(a.upperBound, b.lowerBound) }
+                XCTAssertTrue(ranges.allSatisfy { $0.count >= minChunk }, "threads \(threads), count \(count), minChunk \(minChunk): \(ranges)")
+                XCTAssertGreaterThan(ranges.count, 1, "work of \(count) items was not split")
+            }
+        }
+    }
 }

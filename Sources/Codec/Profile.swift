@@ -1,0 +1,80 @@
+// Per-layer timing of the encoder, quantizer and decoder (for the benchmark: where the time goes).
+import Foundation
+import NN
+
+/// One row of a profile: a layer's name, its best time and its floating-point operations.
+public struct LayerTiming: Sendable {
+    public var name: String
+    public var seconds: Double
+    public var flops: Double
+}
+
+extension CodecModel {
+    /// Runs encode (first segment) and decode layer by layer, timing each; returns rows per stage.
+    public func profileLayers(_ audio: [Float], channels: Int, bandwidth: Double?) -> [(String, [LayerTiming])] {
+        let length = audio.count / channels
+        let segLen = min(length, config.segmentLength ?? length)
+        var seg = [Float]()
+        for c in 0..<channels { seg += audio[c * length ..< c * length + segLen] }
+        var x = Tensor(shape: [1, channels, segLen], data: seg)
+        let enc = profile(encoder.layers, prefix: "encoder", &x)
+        let d = config.dimension, f = x.shape[2]
+        var vectors = [Float](repeating: 0, count: d * f)
+        for i in 0..<d { for j in 0..<f { vectors[j * d + i] = x.data[i * f + j] } }
+        let k = config.codebookCount(forBandwidth: bandwidth)
+        let t0 = Date()
+        let codes = try? quantizer.encode(vectors, stages: k)
+        let q = LayerTiming(name: "quantizer (\(k) stages, \(config.bins) codes)", seconds: Date().timeIntervalSince(t0),
+                            flops: 2 * Double(f * k * config.bins * d))
+        var y = x
+        if let codes, let v = try? quantizer.decode(codes) {
+            var z = [Float](repeating: 0, count: d * f)
+            for j in 0..<f { for i in 0..<d { z[i * f + j] = v[j * d + i] } }
+            y = Tensor(shape: [1, d, f], data: z)
+        }
+        let dec = profile(decoder.layers, prefix: "decoder", &y)
+        return [("encoder", enc), ("quantizer", [q]), ("decoder", dec)]
+    }
+
+    private func profile(_ layers: [SEANetLayer], prefix: String, _ x: inout Tensor) -> [LayerTiming] {
+        var rows: [LayerTiming] = []
+        for (i, layer) in layers.enumerated() {
+            let input = x
+            let t0 = Date()
+            x = runLayers([layer], input)
+            let dt = Date().timeIntervalSince(t0)
+            rows.append(LayerTiming(name: "\(prefix)[\(i)] \(layer.kind)", seconds: dt, flops: layer.flops(input: input.shape, output: x.shape)))
+        }
+        return rows
+    }
+}
+
+extension SEANetLayer {
+    var kind: String {
+        switch self {
+        case let .conv(c, _): return "conv k\(c.kernelSize) s\(c.stride) \(c.conv.inChannels)→\(c.conv.outChannels)"
+        case let .convTranspose(c, _): return "convtr k\(c.convtr.kernelSize) s\(c.convtr.stride) \(c.convtr.inChannels)→\(c.convtr.outChannels)"
+        case let .residual(r): return "residual \(r.convs[0].conv.inChannels)"
+        case let .lstm(l): return "lstm \(l.lstm.layers.count)×\(l.lstm.layers[0].hiddenSize)"
+        }
+    }
+
+    /// Multiply-adds × 2 of the layer's convolutions / LSTM for these shapes.
+    func flops(input: [Int], output: [Int]) -> Double {
+        switch self {
+        case let .conv(c, _):
+            return 2 * Double(c.conv.inChannels * c.conv.outChannels * c.kernelSize * output[2])
+        case let .convTranspose(c, _):
+            return 2 * Double(c.convtr.inChannels * c.convtr.outChannels * c.convtr.kernelSize * input[2])
+        case let .residual(r):
+            let t = output[2]
+            var total = 0.0
+            for c in r.convs { total += 2 * Double(c.conv.inChannels * c.conv.outChannels * c.kernelSize * t) }
+            if let s = r.shortcut { total += 2 * Double(s.conv.inChannels * s.conv.outChannels * t) }
+            return total
+        case let .lstm(l):
+            let h = l.lstm.layers[0].hiddenSize
+            return Double(l.lstm.layers.count) * 2 * Double(8 * h * h * input[2])
+        }
+    }
+}

@@ -1,0 +1,230 @@
+// SEANet encoder and decoder: streamable convolutions, residual blocks and an LSTM, built by looping over
+// the ratios. Mirrors encodec/modules/seanet.py (SEANetResnetBlock, SEANetEncoder, SEANetDecoder) and
+// encodec/modules/conv.py (SConv1d, SConvTranspose1d), lstm.py (SLSTM). Activations are [1, C, T].
+import NN
+
+/// A convolution with EnCodec's padding policy: pad (causal: all left; else split, larger half left; plus
+/// the extra right padding that makes the last window full), convolve, then GroupNorm(1, C) if the model
+/// uses time_group_norm.
+struct StreamableConv1d {
+    var conv: Conv1d
+    var norm: GroupNorm?
+    var causal: Bool
+    var padMode: PadMode
+    let kernelSize: Int, stride: Int, dilation: Int
+
+    init(_ w: WeightStore, _ prefix: String, inChannels: Int, outChannels: Int, kernelSize: Int,
+         stride: Int = 1, dilation: Int = 1, config: CodecConfig) throws {
+        let weight = try w.take("\(prefix).conv.conv.weight", [outChannels, inChannels, kernelSize])
+        let bias = try w.take("\(prefix).conv.conv.bias", [outChannels])
+        conv = Conv1d(weight: weight, bias: bias, stride: stride, dilation: dilation)
+        if config.norm == .timeGroupNorm {
+            norm = GroupNorm(groups: 1, channels: outChannels, eps: 1e-5,
+                             weight: try w.take("\(prefix).conv.norm.weight", [outChannels]).data,
+                             bias: try w.take("\(prefix).conv.norm.bias", [outChannels]).data)
+        }
+        causal = config.causal
+        padMode = config.padMode
+        self.kernelSize = kernelSize; self.stride = stride; self.dilation = dilation
+    }
+
+    /// y = norm(conv(pad(x))), optionally with ELU fused on the input (ELU commutes with the padding
+    /// because ELU(0) = 0 and reflect/replicate copy values).
+    func callAsFunction(_ x: Tensor, inputELU: Float? = nil) -> Tensor {
+        let p = ConvPadding.conv(length: x.shape[2], kernelSize: kernelSize, stride: stride, dilation: dilation, causal: causal)
+        let padded = pad1d(x, left: p.left, right: p.right, mode: padMode.nn)
+        var y = conv(padded, inputELU: inputELU)
+        if let norm { y = norm(y) }
+        return y
+    }
+}
+
+/// A transposed convolution followed by EnCodec's trim (K − stride samples, causal: on the right).
+/// GroupNorm, when used, runs before the trim, as in NormConvTranspose1d.
+struct StreamableConvTranspose1d {
+    var convtr: ConvTranspose1d
+    var norm: GroupNorm?
+    let trim: PaddingPair
+
+    init(_ w: WeightStore, _ prefix: String, inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int,
+         config: CodecConfig) throws {
+        let weight = try w.take("\(prefix).convtr.convtr.weight", [inChannels, outChannels, kernelSize])
+        let bias = try w.take("\(prefix).convtr.convtr.bias", [outChannels])
+        convtr = ConvTranspose1d(weight: weight, bias: bias, stride: stride)
+        if config.norm == .timeGroupNorm {
+            norm = GroupNorm(groups: 1, channels: outChannels, eps: 1e-5,
+                             weight: try w.take("\(prefix).convtr.norm.weight", [outChannels]).data,
+                             bias: try w.take("\(prefix).convtr.norm.bias", [outChannels]).data)
+        }
+        trim = ConvPadding.transposedTrim(kernelSize: kernelSize, stride: stride, causal: config.causal,
+                                          trimRightRatio: config.trimRightRatio)
+    }
+
+    func callAsFunction(_ x: Tensor, inputELU: Float? = nil) -> Tensor {
+        var y = convtr(x, inputELU: inputELU)
+        if let norm { y = norm(y) }
+        return unpad1d(y, left: trim.left, right: trim.right)
+    }
+}
+
+/// Residual block: shortcut(x) + conv_k1(ELU(conv_k3(ELU(x)))), with a 1×1 convolution as the shortcut
+/// unless `trueSkip`.
+struct ResidualBlock {
+    var convs: [StreamableConv1d]
+    var shortcut: StreamableConv1d?
+    let alpha: Float = 1
+
+    init(_ w: WeightStore, _ prefix: String, dim: Int, dilation: Int, config: CodecConfig) throws {
+        let hidden = dim / config.compress
+        let kernels = [config.residualKernelSize, 1], dilations = [dilation, 1]
+        convs = []
+        for i in 0..<kernels.count {
+            let cin = i == 0 ? dim : hidden, cout = i == kernels.count - 1 ? dim : hidden
+            // block = [ELU, conv, ELU, conv]: the convolutions sit at odd indices.
+            convs.append(try StreamableConv1d(w, "\(prefix).block.\(2 * i + 1)", inChannels: cin, outChannels: cout,
+                                              kernelSize: kernels[i], dilation: dilations[i], config: config))
+        }
+        shortcut = config.trueSkip ? nil
+            : try StreamableConv1d(w, "\(prefix).shortcut", inChannels: dim, outChannels: dim, kernelSize: 1, config: config)
+    }
+
+    func callAsFunction(_ x: Tensor) -> Tensor {
+        var y = x
+        for c in convs { y = c(y, inputELU: alpha) }
+        let s = shortcut.map { $0(x) } ?? x
+        return add(s, y)
+    }
+}
+
+/// LSTM over [1, C, T] with the skip connection of EnCodec's SLSTM (y = LSTM(x) + x).
+struct StreamableLSTM {
+    var lstm: LSTM
+
+    init(_ w: WeightStore, _ prefix: String, dim: Int, layers: Int) throws {
+        var ls: [LSTMLayerWeights] = []
+        for l in 0..<layers {
+            ls.append(LSTMLayerWeights(
+                inputSize: dim, hiddenSize: dim,
+                weightIH: try w.take("\(prefix).lstm.weight_ih_l\(l)", [4 * dim, dim]).data,
+                weightHH: try w.take("\(prefix).lstm.weight_hh_l\(l)", [4 * dim, dim]).data,
+                biasIH: try w.take("\(prefix).lstm.bias_ih_l\(l)", [4 * dim]).data,
+                biasHH: try w.take("\(prefix).lstm.bias_hh_l\(l)", [4 * dim]).data))
+        }
+        lstm = LSTM(layers: ls)
+    }
+
+    func callAsFunction(_ x: Tensor) -> Tensor { add(lstm(x), x) }
+}
+
+/// One stage of a SEANet stack; the ELU before a convolution is fused into it.
+enum SEANetLayer {
+    case conv(StreamableConv1d, eluBefore: Bool)
+    case convTranspose(StreamableConvTranspose1d, eluBefore: Bool)
+    case residual(ResidualBlock)
+    case lstm(StreamableLSTM)
+}
+
+/// Runs a list of layers in order.
+func runLayers(_ layers: [SEANetLayer], _ input: Tensor) -> Tensor {
+    var x = input
+    for layer in layers {
+        switch layer {
+        case let .conv(c, elu): x = c(x, inputELU: elu ? 1 : nil)
+        case let .convTranspose(c, elu): x = c(x, inputELU: elu ? 1 : nil)
+        case let .residual(r): x = r(x)
+        case let .lstm(l): x = l(x)
+        }
+    }
+    return x
+}
+
+/// SEANet encoder: conv(k7) → [residual blocks, ELU, strided conv(2·r, stride r), width ×2] per ratio →
+/// LSTM → ELU → conv(k7) to D channels. Input [1, channels, T] → output [1, D, ⌈T / hop⌉].
+struct SEANetEncoder {
+    let layers: [SEANetLayer]
+
+    init(_ w: WeightStore, config c: CodecConfig) throws {
+        var layers: [SEANetLayer] = []
+        var index = 0
+        func name() -> String { defer { index += 1 }; return "encoder.model.\(index)" }
+        var mult = 1
+        layers.append(.conv(try StreamableConv1d(w, name(), inChannels: c.channels, outChannels: c.filters,
+                                                 kernelSize: c.kernelSize, config: c), eluBefore: false))
+        for ratio in c.encoderRatios {
+            for j in 0..<c.residualLayers {
+                layers.append(.residual(try ResidualBlock(w, name(), dim: mult * c.filters,
+                                                          dilation: Int(pow(Double(c.dilationBase), Double(j))), config: c)))
+            }
+            index += 1 // ELU
+            layers.append(.conv(try StreamableConv1d(w, name(), inChannels: mult * c.filters, outChannels: mult * c.filters * 2,
+                                                     kernelSize: 2 * ratio, stride: ratio, config: c), eluBefore: true))
+            mult *= 2
+        }
+        if c.lstmLayers > 0 {
+            layers.append(.lstm(try StreamableLSTM(w, name(), dim: mult * c.filters, layers: c.lstmLayers)))
+        }
+        index += 1 // ELU
+        layers.append(.conv(try StreamableConv1d(w, name(), inChannels: mult * c.filters, outChannels: c.dimension,
+                                                 kernelSize: c.lastKernelSize, config: c), eluBefore: true))
+        self.layers = layers
+    }
+
+    func callAsFunction(_ x: Tensor) -> Tensor { runLayers(layers, x) }
+}
+
+/// SEANet decoder, the mirror image: conv(k7) from D → LSTM → [ELU, transposed conv(2·r, stride r),
+/// width ÷2, residual blocks] per ratio → ELU → conv(k7) to audio channels.
+struct SEANetDecoder {
+    let layers: [SEANetLayer]
+
+    init(_ w: WeightStore, config c: CodecConfig) throws {
+        var layers: [SEANetLayer] = []
+        var index = 0
+        func name() -> String { defer { index += 1 }; return "decoder.model.\(index)" }
+        var mult = 1 << c.ratios.count
+        layers.append(.conv(try StreamableConv1d(w, name(), inChannels: c.dimension, outChannels: mult * c.filters,
+                                                 kernelSize: c.kernelSize, config: c), eluBefore: false))
+        if c.lstmLayers > 0 {
+            layers.append(.lstm(try StreamableLSTM(w, name(), dim: mult * c.filters, layers: c.lstmLayers)))
+        }
+        for ratio in c.ratios {
+            index += 1 // ELU
+            layers.append(.convTranspose(try StreamableConvTranspose1d(
+                w, name(), inChannels: mult * c.filters, outChannels: mult * c.filters / 2,
+                kernelSize: 2 * ratio, stride: ratio, config: c), eluBefore: true))
+            for j in 0..<c.residualLayers {
+                layers.append(.residual(try ResidualBlock(w, name(), dim: mult * c.filters / 2,
+                                                          dilation: Int(pow(Double(c.dilationBase), Double(j))), config: c)))
+            }
+            mult /= 2
+        }
+        index += 1 // ELU
+        layers.append(.conv(try StreamableConv1d(w, name(), inChannels: c.filters, outChannels: c.channels,
+                                                 kernelSize: c.lastKernelSize, config: c), eluBefore: true))
+        self.layers = layers
+    }
+
+    func callAsFunction(_ x: Tensor) -> Tensor { runLayers(layers, x) }
+}
+
+extension PadMode {
+    var nn: NN.PadMode {
+        switch self {
+        case .reflect: return .reflect
+        case .constant: return .constant(0)
+        case .replicate: return .replicate
+        }
+    }
+}
+
+/// Elementwise a + b (same shape).
+func add(_ a: Tensor, _ b: Tensor) -> Tensor {
+    precondition(a.shape == b.shape, "add: shapes \(a.shape) and \(b.shape) differ")
+    var out = a
+    out.data.withUnsafeMutableBufferPointer { o in
+        b.data.withUnsafeBufferPointer { bb in for i in 0..<o.count { o[i] += bb[i] } }
+    }
+    return out
+}
+
+import Foundation

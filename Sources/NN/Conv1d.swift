@@ -1,0 +1,275 @@
+// Conv1d: forward kernel (fast, tiled) and its scalar reference, and the Conv1d layer (torch.nn.Conv1d),
+// with optional padding applied while the input is staged (the pad1d rules of Padding.swift, no copy).
+// Legend: B batch, Cin/Cout channels, Tin/Tout time, K kernel size, s stride, d dilation.
+import Foundation
+
+/// Sizes of a 1-D convolution over `[B, Cin, Tin]` with weights `[Cout, Cin, K]`, after padding the time
+/// axis by `padLeft` and `padRight` (0 by default; the mode is an argument of the kernel).
+public struct Conv1dShape: Equatable, Sendable {
+    public var batch: Int
+    public var inChannels: Int
+    public var outChannels: Int
+    /// Input length Tin (unpadded); Tin + padLeft + padRight is at least the receptive field.
+    public var inLength: Int
+    public var kernelSize: Int
+    public var stride: Int
+    public var dilation: Int
+    /// Steps of padding before the input.
+    public var padLeft: Int
+    /// Steps of padding after the input.
+    public var padRight: Int
+
+    public init(batch: Int = 1, inChannels: Int, outChannels: Int, inLength: Int, kernelSize: Int,
+                stride: Int = 1, dilation: Int = 1, padLeft: Int = 0, padRight: Int = 0) {
+        self.batch = batch
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+        self.inLength = inLength
+        self.kernelSize = kernelSize
+        self.stride = stride
+        self.dilation = dilation
+        self.padLeft = padLeft
+        self.padRight = padRight
+    }
+
+    /// Receptive field of one output step: `dilation·(kernelSize − 1) + 1`.
+    public var receptiveField: Int { dilation * (kernelSize - 1) + 1 }
+    /// Tin + padLeft + padRight.
+    public var paddedLength: Int { inLength + padLeft + padRight }
+    /// Tout = ⌊(Tin + padLeft + padRight − d·(K − 1) − 1) / s⌋ + 1.
+    public var outLength: Int { (paddedLength - receptiveField) / stride + 1 }
+    /// Elements of the input `[B, Cin, Tin]`.
+    public var inputCount: Int { batch * inChannels * inLength }
+    /// Elements of the output `[B, Cout, Tout]`.
+    public var outputCount: Int { batch * outChannels * outLength }
+    /// Elements of the weight `[Cout, Cin, K]`.
+    public var weightCount: Int { outChannels * inChannels * kernelSize }
+    /// Multiply-adds of one forward pass (2 FLOPs each).
+    public var multiplyAdds: Int { batch * outChannels * inChannels * kernelSize * outLength }
+
+    func validate(_ caller: String) {
+        precondition(batch >= 0 && inChannels > 0 && outChannels > 0 && kernelSize > 0 && stride > 0 && dilation > 0
+                     && inLength >= 0 && padLeft >= 0 && padRight >= 0, "\(caller): invalid shape \(self)")
+        precondition(paddedLength >= receptiveField,
+                     "\(caller): padded input length \(paddedLength) is shorter than the receptive field \(receptiveField)")
+    }
+}
+
+/// Packs `[Cout, Cin, K]` weights and a `[Cout]` bias for `conv1dForward(out:x:packed:…)`.
+public func packConv1dWeights(_ weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                              outChannels: Int, inChannels: Int, kernelSize: Int) -> PackedConvWeights {
+    PackedConvWeights(rows: outChannels, taps: kernelSize, inChannels: inChannels,
+                      weight: { co, k, ci in weight[(co * inChannels + ci) * kernelSize + k] },  // w[co, ci, k]
+                      bias: { co in bias?[co] ?? 0 })
+}
+
+/// Conv1d forward (fast path):
+/// `out[b, co, t] (+)= bias[co] + Σ_ci Σ_k weight[co, ci, k] · xp[b, ci, t·s + k·d]`
+/// with `xp = pad1d(f(x), padLeft, padRight, padMode)` and `f` = ELU(alpha) when `inputELU` is given (fused
+/// pre-activation), else the identity: as EnCodec's ELU followed by SConv1d (the constant of `.constant`
+/// padding is not passed through ELU). Padding and ELU happen while the input is staged: no padded copy.
+///
+/// - out: `[B, Cout, Tout]`, overwritten, or added to when `accumulate` (a fused residual add:
+///   the conv result, bias included, is rounded and then added, exactly as `out + conv(x)`).
+/// - x: `[B, Cin, Tin]`; weight `[Cout, Cin, K]` (PyTorch layout); bias `[Cout]` or nil.
+/// Register-tiled (4 channels × 24 steps) over per-block staged input spans (see ConvCore.swift),
+/// cache-blocked, threaded with `parallelFor` by time blocks or channel tiles. Each output's summation
+/// order is fixed (bias, then channel blocks of ⌊256/K⌋ channels, tap-major within a block), so the result
+/// is the same for every thread count and every way of cutting the time axis.
+public func conv1dForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
+                          weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, shape: Conv1dShape,
+                          padMode: PadMode = .zero, inputELU alpha: Float? = nil, accumulate: Bool = false) {
+    shape.validate("conv1dForward")
+    let packed = packConv1dWeights(weight, bias: bias, outChannels: shape.outChannels,
+                                   inChannels: shape.inChannels, kernelSize: shape.kernelSize)
+    conv1dForward(out: out, x: x, packed: packed, shape: shape, padMode: padMode, inputELU: alpha, accumulate: accumulate)
+}
+
+/// Conv1d forward with weights packed once by `packConv1dWeights` (same contract as above).
+///
+/// `inputRowStride` / `outputRowStride` (default Tin / Tout) let x and out be windows of longer buffers:
+/// `x[b, ci, t]` is read at `x[(b·Cin + ci)·inputRowStride + t]`, `out[b, co, t]` written at
+/// `out[(b·Cout + co)·outputRowStride + t]` (for time-tiled or streaming callers).
+public func conv1dForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, packed: PackedConvWeights,
+                          shape: Conv1dShape, padMode: PadMode = .zero, inputELU alpha: Float? = nil,
+                          accumulate: Bool = false, inputRowStride: Int? = nil, outputRowStride: Int? = nil) {
+    shape.validate("conv1dForward")
+    precondition(packed.rows == shape.outChannels && packed.taps == shape.kernelSize && packed.inChannels == shape.inChannels,
+                 "conv1dForward: packed weights [\(packed.rows), \(packed.inChannels), \(packed.taps)] do not match \(shape)")
+    let cin = shape.inChannels, tin = shape.inLength, tout = shape.outLength
+    let ldx = inputRowStride ?? tin, ldy = outputRowStride ?? tout
+    precondition(ldx >= tin && ldy >= tout, "conv1dForward: row strides (\(ldx), \(ldy)) shorter than the rows (\(tin), \(tout))")
+    let k = shape.kernelSize, s = shape.stride, d = shape.dilation
+    if case .replicate = padMode, shape.padLeft + shape.padRight > 0 {
+        precondition(tin > 0, "conv1dForward: replicate padding of an empty input")
+    }
+    // Stage per channel: stride 1, the span xp[ci, c0 ..< c0 + nc + (K − 1)·d] (padded, ELU applied when
+    // asked), tap k at offset k·d; stride s > 1, s phases P[r][j] = xp[ci, (c0 + j)·s + r], tap k reading
+    // phase (k·d) mod s from ⌊k·d / s⌋, so strided taps are contiguous runs too.
+    let halo = (k - 1) * d / s
+    let ldStage = { (nc: Int) in (nc + halo + 7) / 8 * 8 }
+    for b in 0..<shape.batch {
+        let xb = x + b * cin * ldx                     // x[b, :, :]
+        let yb = out + b * shape.outChannels * ldy     // out[b, :, :]
+        runConvCore(weights: packed, cols: tout, layout: { nc in
+            let ld = ldStage(nc)
+            return ConvStageLayout(channelStride: s * ld, tapOffsets: (0..<k).map { ($0 * d % s) * ld + $0 * d / s })
+        }, stage: { ciLo, ciHi, c0, _, nc, dst in
+            let ld = ldStage(nc)
+            for ci in ciLo..<ciHi {
+                for r in 0..<s {
+                    stagePaddedRow(dst + ((ci - ciLo) * s + r) * ld, width: ld, xRow: xb + ci * ldx, shape: shape,
+                                   first: c0 * s + r, mode: padMode, alpha: alpha)
+                }
+            }
+        }, store: .rows(y: yb, ldy: ldy, accumulate: accumulate))
+    }
+}
+
+/// Stages `dst[j] = xp[first + j·s]` for j < width, where xp is the padded, ELU'd row (positions past the
+/// padded length are zero: they only feed outputs past Tout).
+@inline(__always)
+private func stagePaddedRow(_ dst: UnsafeMutablePointer<Float>, width: Int, xRow: UnsafePointer<Float>, shape: Conv1dShape,
+                            first: Int, mode: PadMode, alpha: Float?) {
+    let s = shape.stride, tin = shape.inLength, left = shape.padLeft
+    let q0 = first - left  // input index of j = 0
+    // Columns whose position is inside the input: a strided copy (with ELU).
+    let jLo = min(width, q0 >= 0 ? 0 : (-q0 + s - 1) / s)
+    let jHi = max(jLo, min(width, q0 >= tin ? 0 : (tin - q0 + s - 1) / s))
+    if jHi > jLo {
+        stageRow(dst + jLo, width: jHi - jLo, src: xRow + q0 + jLo * s, step: s, count: jHi - jLo, alpha: alpha)
+    }
+    // Padding (and beyond), element by element.
+    let padded = shape.paddedLength
+    for j in Swift.stride(from: 0, to: width, by: 1) where j < jLo || j >= jHi {
+        let p = first + j * s
+        if p >= padded { dst[j] = 0; continue }
+        if let i = paddedSource(p - left, length: tin, left: left, right: shape.padRight, mode: mode) {
+            dst[j] = alpha.map { elu1(xRow[i], $0) } ?? xRow[i]
+        } else {
+            dst[j] = mode.fill
+        }
+    }
+}
+
+/// Scalar reference for `conv1dForward`: ELU, then `pad1dForward`, then the formula above in plain loops,
+/// accumulated in Double.
+public func conv1dForwardReference(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
+                                   weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, shape: Conv1dShape,
+                                   padMode: PadMode = .zero, inputELU alpha: Float? = nil, accumulate: Bool = false) {
+    shape.validate("conv1dForwardReference")
+    let cin = shape.inChannels, cout = shape.outChannels, tin = shape.inLength, tout = shape.outLength
+    let k = shape.kernelSize, tp = shape.paddedLength
+    var act = [Float](repeating: 0, count: cin * tin), xp = [Float](repeating: 0, count: cin * tp)
+    for b in 0..<shape.batch {
+        for i in 0..<(cin * tin) {
+            let v = x[b * cin * tin + i]
+            act[i] = alpha.map { v > 0 ? v : $0 * Float(expm1(Double(v))) } ?? v
+        }
+        pad1dForward(out: &xp, x: act, shape: Pad1dShape(rows: cin, inLength: tin, left: shape.padLeft, right: shape.padRight), mode: padMode)
+        for co in 0..<cout {
+            for t in 0..<tout {
+                var acc = Double(bias?[co] ?? 0)
+                for ci in 0..<cin {
+                    for kk in 0..<k {
+                        let v = xp[ci * tp + t * shape.stride + kk * shape.dilation]
+                        acc += Double(weight[(co * cin + ci) * k + kk]) * Double(v)
+                    }
+                }
+                let o = (b * cout + co) * tout + t
+                out[o] = accumulate ? out[o] + Float(acc) : Float(acc)
+            }
+        }
+    }
+}
+
+/// A 1-D convolution layer (torch.nn.Conv1d with padding 0, groups 1): `[B, Cin, T] → [B, Cout, Tout]`.
+/// Holds the weights in PyTorch layout and a packed copy for the fast kernel.
+public struct Conv1d: Sendable {
+    public let inChannels: Int
+    public let outChannels: Int
+    public let kernelSize: Int
+    public let stride: Int
+    public let dilation: Int
+    /// `[Cout, Cin, K]`.
+    public let weight: [Float]
+    /// `[Cout]` or nil.
+    public let bias: [Float]?
+    /// The weights packed for `conv1dForward(out:x:packed:…)`.
+    public let packed: PackedConvWeights
+
+    public init(weight: [Float], bias: [Float]?, inChannels: Int, outChannels: Int, kernelSize: Int,
+                stride: Int = 1, dilation: Int = 1) {
+        precondition(weight.count == outChannels * inChannels * kernelSize,
+                     "Conv1d: weight has \(weight.count) elements, [\(outChannels), \(inChannels), \(kernelSize)] needs \(outChannels * inChannels * kernelSize)")
+        precondition(bias == nil || bias!.count == outChannels, "Conv1d: bias has \(bias!.count) elements, expected \(outChannels)")
+        precondition(stride > 0 && dilation > 0, "Conv1d: stride \(stride) and dilation \(dilation) must be positive")
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+        self.kernelSize = kernelSize
+        self.stride = stride
+        self.dilation = dilation
+        self.weight = weight
+        self.bias = bias
+        packed = weight.withUnsafeBufferPointer { w in
+            if let bias {
+                return bias.withUnsafeBufferPointer { packConv1dWeights(w.baseAddress!, bias: $0.baseAddress!, outChannels: outChannels, inChannels: inChannels, kernelSize: kernelSize) }
+            }
+            return packConv1dWeights(w.baseAddress!, bias: nil, outChannels: outChannels, inChannels: inChannels, kernelSize: kernelSize)
+        }
+    }
+
+    /// From tensors: weight `[Cout, Cin, K]`, bias `[Cout]`.
+    public init(weight: Tensor, bias: Tensor?, stride: Int = 1, dilation: Int = 1) {
+        precondition(weight.rank == 3, "Conv1d: weight must be [Cout, Cin, K], got \(weight.shape)")
+        self.init(weight: weight.data, bias: bias?.data, inChannels: weight.shape[1], outChannels: weight.shape[0],
+                  kernelSize: weight.shape[2], stride: stride, dilation: dilation)
+    }
+
+    /// Output length for an input of `inLength` steps padded by `padLeft` and `padRight`.
+    public func outLength(_ inLength: Int, padLeft: Int = 0, padRight: Int = 0) -> Int {
+        shape(batch: 1, inLength: inLength, padLeft: padLeft, padRight: padRight).outLength
+    }
+
+    func shape(batch: Int, inLength: Int, padLeft: Int = 0, padRight: Int = 0) -> Conv1dShape {
+        Conv1dShape(batch: batch, inChannels: inChannels, outChannels: outChannels, inLength: inLength,
+                    kernelSize: kernelSize, stride: stride, dilation: dilation, padLeft: padLeft, padRight: padRight)
+    }
+
+    /// `x [B, Cin, T] → [B, Cout, Tout]`.
+    public func callAsFunction(_ x: Tensor) -> Tensor { forward(x) }
+
+    /// `x [B, Cin, T] → [B, Cout, Tout]`, with ELU(alpha) applied to the input on the fly when given.
+    public func callAsFunction(_ x: Tensor, inputELU alpha: Float?) -> Tensor { forward(x, inputELU: alpha) }
+
+    /// `residual + conv(f(x))` with the add fused into the kernel's store (`residual` must be
+    /// `[B, Cout, Tout]`); the same bits as adding the two tensors afterwards.
+    public func callAsFunction(_ x: Tensor, inputELU alpha: Float?, adding residual: Tensor) -> Tensor {
+        forward(x, inputELU: alpha, adding: residual)
+    }
+
+    /// The whole contract in one call: `[residual +] conv(pad1d(f(x), padLeft, padRight, padMode))` with
+    /// `f` = ELU(alpha) when given; padding, ELU and the residual add are fused into the kernel.
+    /// `x [B, Cin, T] → [B, Cout, Tout]`, Tout = ⌊(T + padLeft + padRight − d·(K − 1) − 1) / s⌋ + 1.
+    public func forward(_ x: Tensor, padLeft: Int = 0, padRight: Int = 0, padMode: PadMode = .zero,
+                        inputELU alpha: Float? = nil, adding residual: Tensor? = nil) -> Tensor {
+        precondition(x.rank == 3 && x.shape[1] == inChannels, "Conv1d: input must be [B, \(inChannels), T], got \(x.shape)")
+        let sh = shape(batch: x.shape[0], inLength: x.shape[2], padLeft: padLeft, padRight: padRight)
+        var y: Tensor
+        if let residual {
+            precondition(residual.shape == [sh.batch, outChannels, sh.outLength],
+                         "Conv1d: residual is \(residual.shape), the output is [\(sh.batch), \(outChannels), \(sh.outLength)]")
+            y = residual
+        } else {
+            y = Tensor.zeros([sh.batch, outChannels, sh.outLength])
+        }
+        let input = x.data.isEmpty ? [0] : x.data  // an empty input (all padding) still needs a valid pointer
+        input.withUnsafeBufferPointer { xp in
+            y.data.withUnsafeMutableBufferPointer { yp in
+                conv1dForward(out: yp.baseAddress!, x: xp.baseAddress!, packed: packed, shape: sh, padMode: padMode,
+                              inputELU: alpha, accumulate: residual != nil)
+            }
+        }
+        return y
+    }
+}

@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Encode/decode speed of NeuralCodec against PyTorch's `encodec`, same weights and input, in one run.
+
+Builds the full-size EnCodec 24 kHz architecture (PyPI encodec 0.1.1) with seeded random weights and
+k-means-like codebooks (pretrained weights cannot be downloaded here; speed does not depend on them), saves
+it as a `.th` checkpoint, writes a 24 kHz test signal of each duration, then for 1 and 2 threads times
+  - PyTorch: model.encode(x) and model.decode(frames) under torch.no_grad(), torch.set_num_threads(n)
+  - NeuralCodec: .build/release/bench-codec on the same checkpoint and WAV (NEURALCODEC threads n)
+and prints real-time factors (seconds of compute per second of audio; lower is faster) and the speed-up
+ratio torch/ours. Also prints OpenBLAS sgemm GFLOP/s (numpy) for scale.
+
+Run: swift build -c release --product bench-codec && python3 scripts/bench-codec.py [--seconds 10 60]
+Needs torch, encodec, numpy (never needed by the tool or its tests).
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import types
+import wave
+
+import numpy as np
+
+if "torchaudio" not in sys.modules:
+    try:
+        import torchaudio  # noqa: F401
+    except Exception:
+        sys.modules["torchaudio"] = types.ModuleType("torchaudio")
+import torch  # noqa: E402
+from encodec import EncodecModel  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def build_model(seed=0):
+    torch.manual_seed(seed)
+    model = EncodecModel.encodec_model_24khz(pretrained=False)
+    for layer in model.quantizer.vq.layers:
+        layer._codebook.embed.data.normal_(0, 0.1)
+        layer._codebook.inited.fill_(1)
+    model.eval()
+    return model
+
+
+def write_wav(path, x, sr):
+    pcm = np.clip(np.round(x * 32768), -32768, 32767).astype("<i2")
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1); w.setsampwidth(2); w.setframerate(sr); w.writeframes(pcm.tobytes())
+    return pcm.astype(np.float32) / 32768
+
+
+def signal(seconds, sr=24000, seed=1):
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    x = 0.3 * np.sin(2 * np.pi * 220 * t) * (1 + 0.5 * np.sin(2 * np.pi * 0.5 * t)) + 0.05 * rng.standard_normal(t.size)
+    return x.astype(np.float32)
+
+
+def torch_times(model, x, threads, repeats):
+    torch.set_num_threads(threads)
+    xt = torch.from_numpy(x)[None, None]
+    with torch.no_grad():
+        frames = model.encode(xt)
+        model.decode(frames)
+        enc = dec = float("inf")
+        for _ in range(repeats):
+            t0 = time.perf_counter(); frames = model.encode(xt); enc = min(enc, time.perf_counter() - t0)
+            t0 = time.perf_counter(); model.decode(frames); dec = min(dec, time.perf_counter() - t0)
+    return enc, dec
+
+
+def ours_times(bench, th, wav, threads, repeats, bandwidth, profile):
+    cmd = [bench, th, wav, "--threads", str(threads), "--repeats", str(repeats), "--bandwidth", str(bandwidth)]
+    if profile:
+        cmd.append("--profile")
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    res = dict(re.findall(r"RESULT (encode|decode) threads=\d+ seconds=([\d.]+)", out))
+    return float(res["encode"]), float(res["decode"]), out
+
+
+def sgemm_gflops(n=1024, threads=1):
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        threadpool_limits = None
+    a = np.random.rand(n, n).astype(np.float32); b = np.random.rand(n, n).astype(np.float32)
+    def run():
+        a @ b
+        t0 = time.perf_counter()
+        for _ in range(5):
+            a @ b
+        return 5 * 2 * n ** 3 / (time.perf_counter() - t0) / 1e9
+    if threadpool_limits:
+        with threadpool_limits(threads):
+            return run()
+    return run()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, nargs="+", default=[10.0])
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--bandwidth", type=float, default=6.0)
+    ap.add_argument("--profile", action="store_true", help="print our per-layer profile")
+    args = ap.parse_args()
+    bench = os.path.join(ROOT, ".build/release/bench-codec")
+    if not os.path.exists(bench):
+        sys.exit("build it first: swift build -c release --product bench-codec")
+    model = build_model()
+    model.set_target_bandwidth(args.bandwidth)
+    tmp = tempfile.mkdtemp(prefix="bench-codec-")
+    th = os.path.join(tmp, "encodec_24khz_random.th")
+    torch.save(model.state_dict(), th)
+    print(f"torch {torch.__version__}, encodec 24 kHz full size, bandwidth {args.bandwidth} kbps, best of {args.repeats}")
+    print(f"OpenBLAS sgemm 1024³ (numpy): {sgemm_gflops(threads=1):.1f} GFLOP/s on 1 thread")
+    print(f"{'input':>6} {'thr':>3} | {'torch enc RTF':>13} {'ours enc RTF':>12} {'speed-up':>8} | {'torch dec RTF':>13} {'ours dec RTF':>12} {'speed-up':>8}")
+    for secs in args.seconds:
+        wav = os.path.join(tmp, f"in{secs:g}.wav")
+        x = write_wav(wav, signal(secs), 24000)
+        for n in args.threads:
+            te, td = torch_times(model, x, n, args.repeats)
+            oe, od, out = ours_times(bench, th, wav, n, args.repeats, args.bandwidth, args.profile)
+            print(f"{secs:>5g}s {n:>3} | {te / secs:>13.4f} {oe / secs:>12.4f} {te / oe:>7.2f}x | {td / secs:>13.4f} {od / secs:>12.4f} {td / od:>7.2f}x", flush=True)
+            if args.profile:
+                print("\n".join(l for l in out.splitlines() if not l.startswith("RESULT")))
+
+
+if __name__ == "__main__":
+    main()
