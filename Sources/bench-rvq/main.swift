@@ -2,7 +2,7 @@
 // scripts/bench-rvq-faiss.py (which runs faiss on the same file). Outside the test suite.
 // Usage: bench-rvq DATA.f32 --dimension D [--clusters 1024] [--iterations 25] [--stages 8] [--beams 1,5]
 //        [--progressive 4] [--refine 4] [--seed 1] [--out DIR] [--no-kernel] [--no-kmeans] [--random-init]
-//        [--seed-sample N] [--train-iterations N]   (prints one JSON object on stdout; --stages 0: k-means only)
+//        [--seed-sample N] [--train-iterations N] [--no-bounds]   (prints one JSON object on stdout; --stages 0: k-means only)
 import Foundation
 import NN
 import RVQ
@@ -23,6 +23,7 @@ struct Options {
     var trainIterations: Int?
     var randomInit = false
     var progressive = 4
+    var bounds = true
 }
 
 func parseOptions() -> Options {
@@ -45,6 +46,7 @@ func parseOptions() -> Options {
         case "--out": o.out = value(a)
         case "--no-kernel": o.kernel = false
         case "--no-kmeans": o.kMeans = false
+        case "--no-bounds": o.bounds = false
         case "--random-init": o.randomInit = true
         case "--progressive": o.progressive = Int(value(a)) ?? 0
         case "--seed-sample": o.seedSample = Int(value(a))
@@ -102,9 +104,10 @@ do {
 
     // k-means
     if o.kMeans {
-    let kMeans = KMeans(clusterCount: o.clusters, maxIterations: o.iterations, tolerance: 0, seed: o.seed,
+    var kMeans = KMeans(clusterCount: o.clusters, maxIterations: o.iterations, tolerance: 0, seed: o.seed,
                         initialization: o.randomInit ? .randomPoints : .kMeansPlusPlus,
                         seedingSampleLimit: o.seedSample)
+    kMeans.usesBounds = o.bounds
     var km: KMeansResult!
     let kmTime = try seconds { km = try kMeans.fit(x, dimension: D) }
     report["kmeans_seconds"] = kmTime

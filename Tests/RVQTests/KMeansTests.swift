@@ -124,6 +124,30 @@ final class KMeansTests: XCTestCase {
         XCTAssertNotEqual(other.centroids, one.centroids, "another seed gives other centroids")
     }
 
+    /// Hamerly's bounds only skip points that cannot move: the run is identical with and without them
+    /// (including runs with re-seeded empty clusters).
+    func testBoundsDoNotChangeTheResult() throws {
+        var rng = SeededRNG(seed: 47)
+        let (blobs, _) = gaussianBlobs(&rng, centers: 10, perCenter: 120, dimension: 12, spread: 2, sigma: 1)
+        var duplicates: [Float] = []
+        for _ in 0..<200 { duplicates += [1, 1, 1] }
+        duplicates += rng.floats(30 * 3, -4, 4)
+        for (x, D, K, initialization) in [(blobs, 12, 40, KMeans.Initialization.kMeansPlusPlus),
+                                         (blobs, 12, 7, .randomPoints), (duplicates, 3, 9, .randomPoints)] {
+            for seed in UInt64(1)...3 {
+                var plain = KMeans(clusterCount: K, maxIterations: 30, tolerance: 0, seed: seed, initialization: initialization)
+                plain.usesBounds = false
+                var bounded = plain
+                bounded.usesBounds = true
+                let a = try plain.fit(x, dimension: D), b = try bounded.fit(x, dimension: D)
+                XCTAssertEqual(a.centroids.map { $0.bitPattern }, b.centroids.map { $0.bitPattern }, "K \(K) seed \(seed)")
+                XCTAssertEqual(a.assignments, b.assignments)
+                XCTAssertEqual(a.history, b.history)
+                XCTAssertEqual(a.reseededClusters, b.reseededClusters)
+            }
+        }
+    }
+
     func testToleranceStopsEarly() throws {
         var rng = SeededRNG(seed: 45)
         let (x, _) = gaussianBlobs(&rng, centers: 8, perCenter: 200, dimension: 6, spread: 1, sigma: 1)
