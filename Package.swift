@@ -31,6 +31,7 @@ let package = Package(
         .library(name: "Codec", targets: ["Codec"]),
         .library(name: "Metrics", targets: ["Metrics"]),
         .library(name: "Training", targets: ["Training"]),
+        .library(name: "Tokens", targets: ["Tokens"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -41,6 +42,7 @@ let package = Package(
         .systemLibrary(name: "CSndfile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
         .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
         .systemLibrary(name: "CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
+        .systemLibrary(name: "CZlibSystem", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // MARK: Libraries, bottom to top
         .target(name: "AudioIO", dependencies: ["CSndfile", "CSoxr"]),
@@ -49,14 +51,15 @@ let package = Package(
         .target(name: "RVQ", dependencies: ["NN"], swiftSettings: simd),
         .target(name: "ModelFile", dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .target(name: "Codec", dependencies: ["NN", "RVQ", "ModelFile", "AudioIO"], swiftSettings: simd),
-        .target(name: "Metrics", dependencies: ["DSP"], swiftSettings: fastMath),
+        .target(name: "Metrics", dependencies: ["DSP", "NN", "RVQ", "Codec", "AudioIO", "CZlibSystem"], swiftSettings: fastMath),
         .target(name: "Training", dependencies: ["NN", "RVQ", "DSP", "Codec", "Metrics", "AudioIO", "ModelFile"], swiftSettings: simd),
+        .target(name: "Tokens", dependencies: ["Codec", "ModelFile", "AudioIO", "NN"]),
 
         // MARK: The command-line tool
         .executableTarget(
             name: "codec",
             dependencies: [
-                "AudioIO", "DSP", "NN", "RVQ", "ModelFile", "Codec", "Metrics", "Training",
+                "AudioIO", "DSP", "NN", "RVQ", "ModelFile", "Codec", "Metrics", "Training", "Tokens",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -66,6 +69,7 @@ let package = Package(
         .executableTarget(name: "bench-dsp", dependencies: ["DSP"], swiftSettings: fastMath),
         .executableTarget(name: "bench-codec", dependencies: ["Codec", "AudioIO", "NN"], swiftSettings: simd),
         .executableTarget(name: "bench-rvq", dependencies: ["RVQ", "NN"], swiftSettings: simd),
+        .executableTarget(name: "bench-eval", dependencies: ["Metrics", "Codec", "AudioIO", "NN"], swiftSettings: fastMath),
 
         // MARK: Test support and tests
         .target(name: "TestSupport"),
@@ -74,10 +78,11 @@ let package = Package(
         .testTarget(name: "RVQTests", dependencies: ["RVQ", "NN", "TestSupport"]),
         .testTarget(name: "ModelFileTests", dependencies: ["ModelFile", "TestSupport"]),
         .testTarget(name: "DSPTests", dependencies: ["DSP", "TestSupport"]),
-        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "DSP", "TestSupport"]),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "DSP", "Codec", "RVQ", "AudioIO", "TestSupport"]),
         .testTarget(name: "CodecTests", dependencies: ["Codec", "NN", "RVQ", "ModelFile", "AudioIO", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NN", "RVQ", "DSP", "Codec", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["AudioIO", "TestSupport"]),
+        .testTarget(name: "TokensTests", dependencies: ["Tokens", "Codec", "ModelFile", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # C libraries (through pkg-config) and the tools the scripts and tests use.
-packages=(pkg-config libsndfile1-dev libfftw3-dev libsoxr-dev sox espeak-ng opus-tools)
+packages=(pkg-config libsndfile1-dev libfftw3-dev libsoxr-dev zlib1g-dev sox espeak-ng opus-tools)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -16,6 +16,10 @@ public enum MetricsError: Error, Equatable, CustomStringConvertible {
     case invalidParameter(name: String, value: String, reason: String)
     /// The spectral transform behind `metric` refused the input (e.g. a signal shorter than its padding).
     case transform(metric: String, DSPError)
+    /// A file or directory that should hold audio holds none (`reason` says what was found).
+    case noAudio(path: String, reason: String)
+    /// Two signals that cannot be compared (e.g. different channel counts); `reason` says what to do.
+    case incomparable(reason: String)
 
     public var description: String {
         switch self {
@@ -31,15 +35,21 @@ public enum MetricsError: Error, Equatable, CustomStringConvertible {
             return "invalid \(name) \(value): \(reason)"
         case let .transform(metric, error):
             return "\(metric): \(error)"
+        case let .noAudio(path, reason):
+            return "\(path): \(reason)"
+        case let .incomparable(reason):
+            return "cannot compare: \(reason)"
         }
     }
 }
 
 /// Why a metric has no value.
-public enum UndefinedReason: String, Sendable, Equatable {
+public enum UndefinedReason: String, Sendable, Equatable, CaseIterable {
     case emptySignal = "the signals are empty"
     case silentReference = "the reference is silent"
     case silentEstimate = "the estimate is silent"
+    /// Spectral metrics need a minimum length (reflect padding by n_fft/2 of their largest FFT).
+    case tooShort = "the signal is shorter than the metric's analysis window"
 }
 
 /// A metric's value, or the statement that it is undefined for this input. Never NaN.
@@ -58,6 +68,31 @@ public enum MetricResult: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .value(let v): return v.isFinite ? "\(v)" : (v > 0 ? "+inf" : "-inf")
         case .undefined(let why): return "undefined (\(why.rawValue))"
+        }
+    }
+}
+
+extension MetricResult: Codable {
+    /// JSON form for scripts: a finite value is a number; ±∞ is the string "+inf" / "-inf"; an undefined
+    /// result is the string "undefined (<reason>)" (JSON has no NaN or infinity).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        if case .value(let v) = self, v.isFinite { try c.encode(v) } else { try c.encode(description) }
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let v = try? c.decode(Double.self) { self = .value(v); return }
+        let s = try c.decode(String.self)
+        switch s {
+        case "+inf": self = .value(.infinity)
+        case "-inf": self = .value(-.infinity)
+        default:
+            for r in UndefinedReason.allCases
+            where s == "undefined (\(r.rawValue))" {
+                self = .undefined(r); return
+            }
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "not a metric value: \(s)")
         }
     }
 }

@@ -3,6 +3,7 @@ import ArgumentParser
 import AudioIO
 import Codec
 import Foundation
+import Tokens
 
 /// Reads any audio file and converts it to the model's rate and channel count.
 func readForModel(_ path: String, _ model: CodecModel) throws -> AudioBuffer {
@@ -40,10 +41,12 @@ struct Encode: ParsableCommand {
 }
 
 struct Decode: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Decode an .ecdc token file to audio.")
+    static let configuration = CommandConfiguration(abstract: "Decode tokens to audio: an .ecdc file, or a .npy of codes [K, T] or of a sequence laid out with --pattern.")
 
-    @Argument(help: "Input .ecdc file.")
+    @Argument(help: "Input .ecdc or .npy file.")
     var input: String
+
+    @OptionGroup var layoutOptions: TokenLayoutOptions
 
     @Option(name: .shortAndLong, help: "Output audio file (.wav, .flac, ...).")
     var output: String
@@ -53,7 +56,10 @@ struct Decode: ParsableCommand {
     func run() throws {
         let start = Date()
         let model = try modelOptions.load()
-        let encoded = try Ecdc.read(path: input, config: model.config)
+        let encoded = input.lowercased().hasSuffix(".npy")
+            ? try model.encodedAudio(codes: TokenFile.readCodes(path: input, pattern: layoutOptions.pattern, bins: model.config.bins,
+                                                               codebooks: layoutOptions.codebooks), path: input)
+            : try Ecdc.read(path: input, config: model.config)
         try model.validate(encoded, path: input)
         let samples = try model.decode(encoded)
         let audio = AudioBuffer(sampleRate: model.config.sampleRate, channelCount: model.config.channels, samples: samples)
