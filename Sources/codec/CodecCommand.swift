@@ -7,6 +7,6 @@ struct CodecCommand: ParsableCommand {
         commandName: "codec",
         abstract: "NeuralCodec: turn audio into discrete tokens and back.",
         subcommands: [Info.self, Convert.self, Encode.self, Decode.self, Roundtrip.self, Import.self, Eval.self,
-                      Tokenize.self, TokensCommand.self]
+                      Tokenize.self, TokensCommand.self, Rvq.self, Latents.self, ModelCommand.self]
     )
 }
