@@ -31,6 +31,7 @@ let package = Package(
         .library(name: "Codec", targets: ["Codec"]),
         .library(name: "Metrics", targets: ["Metrics"]),
         .library(name: "Training", targets: ["Training"]),
+        .library(name: "Tokens", targets: ["Tokens"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -52,12 +53,13 @@ let package = Package(
         .target(name: "Codec", dependencies: ["NN", "RVQ", "ModelFile", "AudioIO"], swiftSettings: simd),
         .target(name: "Metrics", dependencies: ["DSP", "NN", "RVQ", "Codec", "AudioIO", "CZlibSystem"], swiftSettings: fastMath),
         .target(name: "Training", dependencies: ["NN", "RVQ", "DSP", "Codec", "Metrics", "AudioIO", "ModelFile"], swiftSettings: simd),
+        .target(name: "Tokens", dependencies: ["Codec", "ModelFile", "AudioIO", "NN"]),
 
         // MARK: The command-line tool
         .executableTarget(
             name: "codec",
             dependencies: [
-                "AudioIO", "DSP", "NN", "RVQ", "ModelFile", "Codec", "Metrics", "Training",
+                "AudioIO", "DSP", "NN", "RVQ", "ModelFile", "Codec", "Metrics", "Training", "Tokens",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -81,6 +83,7 @@ let package = Package(
         .testTarget(name: "CodecTests", dependencies: ["Codec", "NN", "RVQ", "ModelFile", "AudioIO", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NN", "RVQ", "DSP", "Codec", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["AudioIO", "TestSupport"]),
+        .testTarget(name: "TokensTests", dependencies: ["Tokens", "Codec", "ModelFile", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

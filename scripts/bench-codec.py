@@ -60,16 +60,19 @@ def signal(seconds, sr=24000, seed=1):
 
 
 def torch_times(model, x, threads, repeats):
+    """Best wall and best CPU (process_time: all threads) seconds of encode and decode."""
     torch.set_num_threads(threads)
     xt = torch.from_numpy(x)[None, None]
     with torch.no_grad():
         frames = model.encode(xt)
         model.decode(frames)
-        enc = dec = float("inf")
+        enc = dec = cenc = cdec = float("inf")
         for _ in range(repeats):
-            t0 = time.perf_counter(); frames = model.encode(xt); enc = min(enc, time.perf_counter() - t0)
-            t0 = time.perf_counter(); model.decode(frames); dec = min(dec, time.perf_counter() - t0)
-    return enc, dec
+            t0, c0 = time.perf_counter(), time.process_time(); frames = model.encode(xt)
+            enc = min(enc, time.perf_counter() - t0); cenc = min(cenc, time.process_time() - c0)
+            t0, c0 = time.perf_counter(), time.process_time(); model.decode(frames)
+            dec = min(dec, time.perf_counter() - t0); cdec = min(cdec, time.process_time() - c0)
+    return enc, dec, cenc, cdec
 
 
 def ours_times(bench, th, wav, threads, repeats, bandwidth, profile):
@@ -77,8 +80,8 @@ def ours_times(bench, th, wav, threads, repeats, bandwidth, profile):
     if profile:
         cmd.append("--profile")
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    res = dict(re.findall(r"RESULT (encode|decode) threads=\d+ seconds=([\d.]+)", out))
-    return float(res["encode"]), float(res["decode"]), out
+    res = {k: (float(w), float(c)) for k, w, c in re.findall(r"RESULT (encode|decode) threads=\d+ seconds=([\d.]+) rtf=[\d.]+ cpu=([\d.]+)", out)}
+    return res["encode"], res["decode"], out
 
 
 def sgemm_gflops(n=1024, threads=1):
@@ -88,11 +91,12 @@ def sgemm_gflops(n=1024, threads=1):
         threadpool_limits = None
     a = np.random.rand(n, n).astype(np.float32); b = np.random.rand(n, n).astype(np.float32)
     def run():
+        # CPU time (process_time), like the per-layer profile: robust to other jobs on the machine.
         a @ b
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         for _ in range(5):
             a @ b
-        return 5 * 2 * n ** 3 / (time.perf_counter() - t0) / 1e9
+        return 5 * 2 * n ** 3 / (time.process_time() - t0) / 1e9
     if threadpool_limits:
         with threadpool_limits(threads):
             return run()
@@ -106,7 +110,12 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--bandwidth", type=float, default=6.0)
     ap.add_argument("--profile", action="store_true", help="print our per-layer profile")
+    ap.add_argument("--save-model", metavar="PATH", help="only write the seeded full-size checkpoint to PATH (.th)")
     args = ap.parse_args()
+    if args.save_model:
+        torch.save(build_model().state_dict(), args.save_model)
+        print(f"wrote {args.save_model}")
+        return
     bench = os.path.join(ROOT, ".build/release/bench-codec")
     if not os.path.exists(bench):
         sys.exit("build it first: swift build -c release --product bench-codec")
@@ -116,15 +125,16 @@ def main():
     th = os.path.join(tmp, "encodec_24khz_random.th")
     torch.save(model.state_dict(), th)
     print(f"torch {torch.__version__}, encodec 24 kHz full size, bandwidth {args.bandwidth} kbps, best of {args.repeats}")
-    print(f"OpenBLAS sgemm 1024³ (numpy): {sgemm_gflops(threads=1):.1f} GFLOP/s on 1 thread")
-    print(f"{'input':>6} {'thr':>3} | {'torch enc RTF':>13} {'ours enc RTF':>12} {'speed-up':>8} | {'torch dec RTF':>13} {'ours dec RTF':>12} {'speed-up':>8}")
+    print(f"OpenBLAS sgemm 1024³ (numpy): {sgemm_gflops(threads=1):.1f} GFLOP/s per CPU second on 1 thread")
+    print("RTF = wall seconds per audio second (best of repeats); cpu x = torch CPU time / ours (all threads), robust to other jobs")
+    print(f"{'input':>6} {'thr':>3} | {'torch enc RTF':>13} {'ours enc RTF':>12} {'speed-up':>8} {'cpu x':>6} | {'torch dec RTF':>13} {'ours dec RTF':>12} {'speed-up':>8} {'cpu x':>6}")
     for secs in args.seconds:
         wav = os.path.join(tmp, f"in{secs:g}.wav")
         x = write_wav(wav, signal(secs), 24000)
         for n in args.threads:
-            te, td = torch_times(model, x, n, args.repeats)
-            oe, od, out = ours_times(bench, th, wav, n, args.repeats, args.bandwidth, args.profile)
-            print(f"{secs:>5g}s {n:>3} | {te / secs:>13.4f} {oe / secs:>12.4f} {te / oe:>7.2f}x | {td / secs:>13.4f} {od / secs:>12.4f} {td / od:>7.2f}x", flush=True)
+            te, td, cte, ctd = torch_times(model, x, n, args.repeats)
+            (oe, coe), (od, cod), out = ours_times(bench, th, wav, n, args.repeats, args.bandwidth, args.profile)
+            print(f"{secs:>5g}s {n:>3} | {te / secs:>13.4f} {oe / secs:>12.4f} {te / oe:>7.2f}x {cte / coe:>5.2f}x | {td / secs:>13.4f} {od / secs:>12.4f} {td / od:>7.2f}x {ctd / cod:>5.2f}x", flush=True)
             if args.profile:
                 print("\n".join(l for l in out.splitlines() if not l.startswith("RESULT")))
 

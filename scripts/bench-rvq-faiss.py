@@ -3,8 +3,10 @@
 
 Data: a seeded Gaussian mixture (100k vectors, dimension 128: 256 components with random means and
 anisotropic covariances, a few heavy components), written as raw float32 for bench-rvq.
-Both sides: k-means with 1024 centroids (25 iterations, tolerance 0), a residual quantizer of 8 stages x 1024
-trained stage by stage with 25 k-means iterations per stage, and encoding of all vectors with beam 1 and 5.
+Both sides: k-means with 1024 centroids (25 iterations, tolerance 0; ours k-means++ seeded, faiss random),
+a residual quantizer of 8 stages x 1024 trained greedily (beam 1) stage by stage with 25 k-means iterations
+per step (faiss: its default progressive-dimension k-means, 10 steps; ours: progressive-dimension k-means in 4
+steps, then 4 refinement passes), and encoding of all vectors with beam 1 and 5.
 The final k-means objective of both sides is re-evaluated here with the same exact search (faiss
 IndexFlatL2), and both reconstruction MSEs are computed by numpy from decoded vectors.
 
@@ -15,6 +17,10 @@ Benchmark only: not part of the test suite.
 import argparse
 import json
 import os
+
+# faiss's OpenMP workers spin while waiting by default; on a shared 2-core machine that stalls them for
+# seconds. Passive waiting is the fair setting (our parallelFor blocks too). Set before faiss loads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import subprocess
 import sys
 import tempfile
@@ -59,7 +65,8 @@ def main():
     p.add_argument("--iterations", type=int, default=25)
     p.add_argument("--stages", type=int, default=8)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--refine", type=int, default=0, help="refinement passes of our RVQ training")
+    p.add_argument("--refine", type=int, default=4, help="refinement passes of our RVQ training")
+    p.add_argument("--progressive", type=int, default=4, help="progressive-dimension steps of our RVQ k-means")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--workdir", default=None)
     p.add_argument("--bench", default=None, help="path of the bench-rvq binary (default: .build/release)")
@@ -81,7 +88,8 @@ def main():
     bench = args.bench or os.path.join(root, ".build", "release", "bench-rvq")
     env = dict(os.environ, NEURALCODEC_THREADS=str(args.threads))
     cmd = [bench, data_path, "--dimension", str(d), "--clusters", str(k), "--iterations", str(args.iterations),
-           "--stages", str(args.stages), "--beams", "1,5", "--refine", str(args.refine), "--seed", str(args.seed),
+           "--stages", str(args.stages), "--beams", "1,5", "--refine", str(args.refine),
+           "--progressive", str(args.progressive), "--seed", str(args.seed),
            "--out", work]
     print("running:", " ".join(cmd), file=sys.stderr)
     t0 = time.time()
@@ -133,7 +141,9 @@ def main():
         row(f"reconstruction MSE beam {eo['beam']}", eo["mse"], et["mse"], "lower")
     print()
     print(f"RVQ vs faiss {faiss.__version__}: {n} x {d} Gaussian mixture, k-means {k} centroids x "
-          f"{args.iterations} iterations, RVQ {args.stages} x {k}, {args.threads} threads, refine {args.refine}")
+          f"{args.iterations} iterations, RVQ {args.stages} x {k}, {args.threads} threads; ours: progressive "
+          f"{args.progressive}, refine {args.refine}; faiss: progressive 10, OMP_WAIT_POLICY="
+          f"{os.environ.get('OMP_WAIT_POLICY')}")
     print(f"{'measure':34s} {'ours':>14s} {'faiss':>14s} {'ours/faiss':>11s}  better")
     for name, a, b, ratio, better in rows:
         print(f"{name:34s} {a:14.6g} {b:14.6g} {ratio:11.3f}  {better}")

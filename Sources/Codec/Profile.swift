@@ -1,8 +1,9 @@
-// Per-layer timing of the encoder, quantizer and decoder (for the benchmark: where the time goes).
+// Per-layer timing of the encoder, quantizer and decoder (for the benchmark: where the time goes), in CPU
+// time of the process (all threads), so that other jobs on a shared machine do not inflate it.
 import Foundation
 import NN
 
-/// One row of a profile: a layer's name, its best time and its floating-point operations.
+/// One row of a profile: a layer's name, its CPU time (all threads) and its floating-point operations.
 public struct LayerTiming: Sendable {
     public var name: String
     public var seconds: Double
@@ -22,9 +23,9 @@ extension CodecModel {
         var vectors = [Float](repeating: 0, count: d * f)
         for i in 0..<d { for j in 0..<f { vectors[j * d + i] = x.data[i * f + j] } }
         let k = config.codebookCount(forBandwidth: bandwidth)
-        let t0 = Date()
+        let t0 = processCPUTime()
         let codes = try? quantizer.encode(vectors, stages: k)
-        let q = LayerTiming(name: "quantizer (\(k) stages, \(config.bins) codes)", seconds: Date().timeIntervalSince(t0),
+        let q = LayerTiming(name: "quantizer (\(k) stages, \(config.bins) codes)", seconds: processCPUTime() - t0,
                             flops: 2 * Double(f * k * config.bins * d))
         var y = x
         if let codes, let v = try? quantizer.decode(codes) {
@@ -40,9 +41,9 @@ extension CodecModel {
         var rows: [LayerTiming] = []
         for (i, layer) in layers.enumerated() {
             let input = x
-            let t0 = Date()
+            let t0 = processCPUTime()
             x = runLayers([layer], input)
-            let dt = Date().timeIntervalSince(t0)
+            let dt = processCPUTime() - t0
             rows.append(LayerTiming(name: "\(prefix)[\(i)] \(layer.kind)", seconds: dt, flops: layer.flops(input: input.shape, output: x.shape)))
         }
         return rows
@@ -77,4 +78,11 @@ extension SEANetLayer {
             return Double(l.lstm.layers.count) * 2 * Double(8 * h * h * input[2])
         }
     }
+}
+
+/// CPU seconds used by this process so far (all threads): CLOCK_PROCESS_CPUTIME_ID.
+public func processCPUTime() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }

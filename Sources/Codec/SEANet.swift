@@ -30,12 +30,16 @@ struct StreamableConv1d {
 
     /// y = norm(conv(pad(x))), optionally with ELU fused on the input (ELU commutes with the padding
     /// because ELU(0) = 0 and reflect/replicate copy values).
-    func callAsFunction(_ x: Tensor, inputELU: Float? = nil) -> Tensor {
+    /// `residual + conv(pad(x))` when `residual` is given (fused into the kernel's store, the same bits as
+    /// adding afterwards; not with GroupNorm, which must see the convolution alone).
+    func callAsFunction(_ x: Tensor, inputELU: Float? = nil, adding residual: Tensor? = nil) -> Tensor {
         let p = ConvPadding.conv(length: x.shape[2], kernelSize: kernelSize, stride: stride, dilation: dilation, causal: causal)
-        let padded = pad1d(x, left: p.left, right: p.right, mode: padMode.nn)
-        var y = conv(padded, inputELU: inputELU)
-        if let norm { y = norm(y) }
-        return y
+        guard let norm else {
+            // Padding (with EnCodec's short-input reflect rule) and ELU happen while the kernel stages x.
+            return conv.forward(x, padLeft: p.left, padRight: p.right, padMode: padMode.nn, inputELU: inputELU, adding: residual)
+        }
+        let y = norm(conv.forward(x, padLeft: p.left, padRight: p.right, padMode: padMode.nn, inputELU: inputELU))
+        return residual.map { add($0, y) } ?? y
     }
 }
 
@@ -61,9 +65,11 @@ struct StreamableConvTranspose1d {
     }
 
     func callAsFunction(_ x: Tensor, inputELU: Float? = nil) -> Tensor {
-        var y = convtr(x, inputELU: inputELU)
-        if let norm { y = norm(y) }
-        return unpad1d(y, left: trim.left, right: trim.right)
+        guard let norm else {
+            // The trim is fused into the kernel's store.
+            return convtr.forward(x, trimLeft: trim.left, trimRight: trim.right, inputELU: inputELU)
+        }
+        return unpad1d(norm(convtr(x, inputELU: inputELU)), left: trim.left, right: trim.right)
     }
 }
 
@@ -90,9 +96,10 @@ struct ResidualBlock {
 
     func callAsFunction(_ x: Tensor) -> Tensor {
         var y = x
-        for c in convs { y = c(y, inputELU: alpha) }
+        for c in convs.dropLast() { y = c(y, inputELU: alpha) }
+        // shortcut(x) + last conv, the add fused into the last conv's store (s + y, as the block).
         let s = shortcut.map { $0(x) } ?? x
-        return add(s, y)
+        return convs[convs.count - 1](y, inputELU: alpha, adding: s)
     }
 }
 

@@ -141,15 +141,18 @@ private func stagePaddedRow(_ dst: UnsafeMutablePointer<Float>, width: Int, xRow
     }
     // Padding (and beyond), element by element.
     let padded = shape.paddedLength
-    for j in Swift.stride(from: 0, to: width, by: 1) where j < jLo || j >= jHi {
+    func fill(_ j: Int) {
         let p = first + j * s
-        if p >= padded { dst[j] = 0; continue }
+        if p >= padded { dst[j] = 0; return }
         if let i = paddedSource(p - left, length: tin, left: left, right: shape.padRight, mode: mode) {
             dst[j] = alpha.map { elu1(xRow[i], $0) } ?? xRow[i]
         } else {
             dst[j] = mode.fill
         }
     }
+    // Only the columns outside jLo ..< jHi (a scan of the whole width per row cost ~9 % of an encode).
+    for j in 0..<jLo { fill(j) }
+    for j in jHi..<width { fill(j) }
 }
 
 /// Scalar reference for `conv1dForward`: ELU, then `pad1dForward`, then the formula above in plain loops,

@@ -1,6 +1,7 @@
 // KMeans: k-means++ seeding (D² sampling, pruned by the triangle inequality) and Lloyd iterations with a
 // blocked, multi-threaded assignment; seeded and identical for every thread count.
 // Legend: N vectors, D dimension, K clusters.
+import Foundation
 import NN
 
 /// k-means (Lloyd) with k-means++ seeding, re-seeding of empty clusters and a relative-change stopping rule.
@@ -24,11 +25,18 @@ public struct KMeans: Sendable {
     public var seed: UInt64
     /// How the first centroids are chosen.
     public var initialization: Initialization
+    /// 0 or 1: k-means in the data's dimension. S ≥ 2: progressive-dimension k-means in S steps over the
+    /// leading principal components (see `fit`), `maxIterations` per step; typically 10 (faiss's default for
+    /// residual quantizers), about 2.5× the work of one run in D dimensions.
+    public var progressiveSteps: Int
     /// k-means++ runs on a seeded uniform sample of at most this many points (at least K), by default
     /// 16·K: D² sampling needs one pass over its points per centroid, which on all of a large set costs more
     /// than the Lloyd iterations (scikit-learn's MiniBatchKMeans seeds on 3·K points likewise). `Int.max`
     /// seeds on every point.
     public var seedingSampleLimit: Int
+    /// Skip points that Hamerly's bounds show cannot change cluster (the result is the same as without;
+    /// false searches every point every iteration).
+    public var usesBounds: Bool = true
 
     public enum Initialization: Sendable, Equatable {
         /// k-means++: first centroid uniform, each next one drawn with probability ∝ its squared distance to
@@ -39,7 +47,9 @@ public struct KMeans: Sendable {
     }
 
     public init(clusterCount: Int, maxIterations: Int = 25, tolerance: Double = 1e-4, seed: UInt64 = 0,
-                initialization: Initialization = .kMeansPlusPlus, seedingSampleLimit: Int? = nil) {
+                initialization: Initialization = .kMeansPlusPlus, seedingSampleLimit: Int? = nil,
+                progressiveSteps: Int = 0) {
+        self.progressiveSteps = progressiveSteps
         self.clusterCount = clusterCount
         self.maxIterations = maxIterations
         self.tolerance = tolerance
@@ -71,29 +81,44 @@ public struct KMeans: Sendable {
         guard n >= clusterCount else { throw RVQError.notEnoughVectors(vectors: n, clusters: clusterCount) }
         try checkFinite(vectors, dimension: D, what: "k-means data")
 
-        var rng = SplitMix64(seed: seed)
-        var centroids: [Float]
-        switch initialization {
-        case .kMeansPlusPlus:
-            centroids = kMeansPlusPlusSeeds(vectors, count: n, dimension: D, clusters: clusterCount,
-                                            sampleLimit: max(clusterCount, seedingSampleLimit), rng: &rng)
-        case .randomPoints: centroids = randomSeeds(vectors, count: n, dimension: D, clusters: clusterCount, rng: &rng)
+        guard progressiveSteps >= 0 else {
+            throw RVQError.invalidParameter(name: "progressiveSteps", value: "\(progressiveSteps)", reason: "must be ≥ 0")
         }
-        var state = LloydState(x: vectors, count: n, dimension: D, clusters: clusterCount)
+        var rng = SplitMix64(seed: seed)
+        if progressiveSteps > 1 && D > 1 { return try progressiveFit(vectors, count: n, dimension: D, rng: &rng) }
+        return lloyd(vectors, count: n, dimension: D, initial: nil, rng: &rng)
+    }
+
+    /// Seeds (or takes `initial`), then runs the Lloyd iterations.
+    private func lloyd(_ vectors: UnsafeBufferPointer<Float>, count n: Int, dimension D: Int, initial: [Float]?,
+                       rng: inout SplitMix64) -> KMeansResult {
+        var centroids: [Float]
+        if let initial {
+            centroids = initial
+        } else {
+            switch initialization {
+            case .kMeansPlusPlus:
+                centroids = kMeansPlusPlusSeeds(vectors, count: n, dimension: D, clusters: clusterCount,
+                                                sampleLimit: max(clusterCount, seedingSampleLimit), rng: &rng)
+            case .randomPoints:
+                centroids = randomSeeds(vectors, count: n, dimension: D, clusters: clusterCount, rng: &rng)
+            }
+        }
+        var state = LloydState(x: vectors, count: n, dimension: D, clusters: clusterCount, useBounds: usesBounds)
         state.assignAll(centroids: centroids)
         var objective = state.objective()
         var history = [objective]
         var iterations = 0, reseeded = 0
         var converged = false
         while iterations < maxIterations {
-            let saved = (centroids, state.labels, state.distances)
+            let saved = (centroids, state.labels, state.distances, state.lower)
             let centroidsMoved = state.updateCentroids(&centroids)
             let reseeds = state.reseedEmptyClusters(&centroids)
             let moves = state.reassign(centroids: centroids)
             let next = state.objective()
             if next > objective {
                 // Rounding made this iteration worse: undo it and stop.
-                (centroids, state.labels, state.distances) = saved
+                (centroids, state.labels, state.distances, state.lower) = saved
                 converged = true
                 break
             }
@@ -108,6 +133,47 @@ public struct KMeans: Sendable {
         return KMeansResult(centroids: centroids, dimension: D, assignments: state.labels, objective: objective,
                             history: history, iterations: iterations, reseededClusters: reseeded, converged: converged)
     }
+
+    /// Progressive-dimension k-means (as faiss's ProgressiveDimClustering): rotate the data to its principal
+    /// components, cluster the first `d_s = ⌊D^{(s+1)/S}⌋` coordinates for s = 0..<S (each step starts from the
+    /// previous centroids padded with zeros, i.e. the mean), rotate the centroids back, assign in the
+    /// original space.
+    private func progressiveFit(_ vectors: UnsafeBufferPointer<Float>, count n: Int, dimension D: Int,
+                                rng: inout SplitMix64) throws -> KMeansResult {
+        let pca = try PrincipalComponents(fitting: vectors, dimension: D)
+        let projected = pca.project(vectors)
+        var centroids: [Float]? = nil
+        var previous = 0
+        var last: KMeansResult? = nil
+        var iterations = 0, reseeded = 0
+        for step in 0..<progressiveSteps {
+            var m = Int(pow(Double(D), Double(step + 1) / Double(progressiveSteps)) + 1e-9)
+            m = step == progressiveSteps - 1 ? D : min(D, max(1, m))
+            if m <= previous { continue }
+            var sub = [Float](repeating: 0, count: n * m)
+            for i in 0..<n { for j in 0..<m { sub[i * m + j] = projected[i * D + j] } }
+            var initial: [Float]? = nil
+            if let c = centroids {
+                var padded = [Float](repeating: 0, count: clusterCount * m)
+                for k in 0..<clusterCount { for j in 0..<previous { padded[k * m + j] = c[k * previous + j] } }
+                initial = padded
+            }
+            let result = sub.withUnsafeBufferPointer {
+                lloyd($0, count: n, dimension: m, initial: initial, rng: &rng)
+            }
+            iterations += result.iterations
+            reseeded += result.reseededClusters
+            centroids = result.centroids
+            previous = m
+            last = result
+        }
+        let back = pca.reconstruct(centroids!, dimensions: D)
+        var state = LloydState(x: vectors, count: n, dimension: D, clusters: clusterCount, useBounds: false)
+        state.assignAll(centroids: back)
+        return KMeansResult(centroids: back, dimension: D, assignments: state.labels, objective: state.objective(),
+                            history: last!.history, iterations: iterations, reseededClusters: reseeded,
+                            converged: last!.converged)
+    }
 }
 
 /// What `KMeans.fit` found.
@@ -119,7 +185,8 @@ public struct KMeansResult: Sendable {
     public let assignments: [Int32]
     /// Σ_i ‖x_i − c(x_i)‖² with the final centroids and assignments (Double).
     public let objective: Double
-    /// The objective after seeding and after each iteration (non-increasing).
+    /// The objective after seeding and after each iteration (non-increasing); with `progressiveSteps`, those
+    /// of the last step (all D principal coordinates; `objective` is recomputed in the original space).
     public let history: [Double]
     /// Lloyd iterations run.
     public let iterations: Int
@@ -200,9 +267,12 @@ private func kMeansPlusPlusSeeds(_ x: UnsafeBufferPointer<Float>, count n: Int, 
                     var s = 0.0
                     for i in (b * block)..<min(n, (b + 1) * block) {
                         var di = dist[i]
-                        if m == 0 || gap[Int(nearest[i])] < 4 * di {
-                            let candidate = squaredDistance(xb + i * D, cm, D)
-                            if m == 0 || candidate < di { di = candidate; dist[i] = di; nearest[i] = Int32(m) }
+                        if m == 0 {
+                            di = boundedSquaredDistance(xb + i * D, cm, D, bound: .infinity)
+                            dist[i] = di; nearest[i] = 0
+                        } else if gap[Int(nearest[i])] < 4 * di {
+                            let candidate = boundedSquaredDistance(xb + i * D, cm, D, bound: di)
+                            if candidate < di { di = candidate; dist[i] = di; nearest[i] = Int32(m) }
                         }
                         s += Double(di)
                     }
@@ -240,19 +310,47 @@ private func kMeansPlusPlusSeeds(_ x: UnsafeBufferPointer<Float>, count n: Int, 
 
 // MARK: - Lloyd iterations
 
-/// Labels and exact distances of the Lloyd iterations, with the three guarded steps.
+/// Labels and exact distances of the Lloyd iterations, with the three guarded steps and Hamerly's bounds.
+///
+/// Bounds: `lower[i]` ≤ the distance (not squared) from x_i to every centroid but its own. When a point's
+/// exact distance to its own centroid is below it, no other centroid can pass the exact-distance check, so
+/// the point is not searched: the result is the same as searching every point (Hamerly, "Making k-means
+/// even faster", 2010). Lower bounds come from the search's second-best score minus a bound on its Float
+/// rounding error, and drop by the largest movement of another centroid after each update.
 private struct LloydState {
     let x: UnsafeBufferPointer<Float>
     let n: Int, D: Int, k: Int
+    let useBounds: Bool
     /// Cluster of each point, `[N]`.
     var labels: [Int32]
     /// Exact ‖x_i − c(x_i)‖² (Double), `[N]`.
     var distances: [Double]
+    /// Lower bound of the distance from x_i to any other centroid, `[N]` (0 when unknown).
+    var lower: [Double]
+    /// ‖x_i‖² (for the rounding bound of the scores), `[N]`.
+    let pointNorms: [Double]
+    /// How far each centroid moved in the last update and re-seeding, `[K]`.
+    var movement: [Double]
 
-    init(x: UnsafeBufferPointer<Float>, count: Int, dimension: Int, clusters: Int) {
+    init(x: UnsafeBufferPointer<Float>, count: Int, dimension: Int, clusters: Int, useBounds: Bool) {
         self.x = x; n = count; D = dimension; k = clusters
+        self.useBounds = useBounds && clusters > 1
         labels = [Int32](repeating: 0, count: count)
         distances = [Double](repeating: 0, count: count)
+        lower = [Double](repeating: 0, count: count)
+        movement = [Double](repeating: 0, count: clusters)
+        var norms = [Double](repeating: 0, count: count)
+        let xb = x.baseAddress!, D = dimension
+        norms.withUnsafeMutableBufferPointer { out in
+            parallelFor(count, minChunk: 1024) { range in
+                for i in range {
+                    var s = 0.0
+                    for d in 0..<D { s += Double(xb[i * D + d]) * Double(xb[i * D + d]) }
+                    out[i] = s
+                }
+            }
+        }
+        pointNorms = norms
     }
 
     /// Σ distances in blocks of 4096 (each summed in order, then the block sums in order): the same value
@@ -275,11 +373,53 @@ private struct LloydState {
         return partial.reduce(0, +)
     }
 
-    /// First assignment: nearest centroid for every point, no check.
+    /// A bound on |score − ‖x − e‖²| for the Float score `(‖x‖² − 2 x·e) + ‖e‖²`: each of the three terms is a
+    /// sum of D products (relative error ≤ D·u), then two additions; 4·(D + 4)·u·(‖x‖² + max ‖e‖²) covers it.
+    func scoreSlack(_ i: Int, _ maxCodeNorm: Double) -> Double {
+        4 * Double(D + 4) * 0x1p-24 * (pointNorms[i] + maxCodeNorm)
+    }
+
+    /// The two best codes (`[m, 2]`) of the points `rows` (indices into x; nil: all) against `book`, by the
+    /// blocked search on the gathered rows.
+    func searchTwo(_ rows: [Int32]?, _ book: Codebook) -> ([Int32], [Float]) {
+        let m = rows?.count ?? n, D = D, xb = x.baseAddress!
+        var codes = [Int32](repeating: 0, count: m * 2)
+        var scores = [Float](repeating: 0, count: m * 2)
+        func run(_ points: UnsafeBufferPointer<Float>) {
+            codes.withUnsafeMutableBufferPointer { c in
+                scores.withUnsafeMutableBufferPointer { s in book.nearest(points, count: 2, codes: c, scores: s) }
+            }
+        }
+        if let rows {
+            var gathered = [Float](repeating: 0, count: m * D)
+            gathered.withUnsafeMutableBufferPointer { g in
+                parallelFor(m, minChunk: 1024) { range in
+                    for r in range { (g.baseAddress! + r * D).update(from: xb + Int(rows[r]) * D, count: D) }
+                }
+            }
+            gathered.withUnsafeBufferPointer { run($0) }
+        } else {
+            run(x)
+        }
+        return (codes, scores)
+    }
+
+    /// First assignment: nearest centroid for every point (no check), exact distances, lower bounds.
     mutating func assignAll(centroids: [Float]) {
         let book = Codebook(size: k, dimension: D, vectors: centroids)
-        labels.withUnsafeMutableBufferPointer { book.nearest(x, codes: $0) }
-        let xb = x.baseAddress!, D = D, labels = labels
+        let xb = x.baseAddress!, D = D
+        if useBounds {
+            let maxNorm = Double(book.squaredNorms.max() ?? 0)
+            let (codes, scores) = searchTwo(nil, book)
+            for i in 0..<n {
+                labels[i] = codes[2 * i]
+                lower[i] = Double(scores[2 * i + 1]) - scoreSlack(i, maxNorm) > 0
+                    ? (Double(scores[2 * i + 1]) - scoreSlack(i, maxNorm)).squareRoot() : 0
+            }
+        } else {
+            labels.withUnsafeMutableBufferPointer { book.nearest(x, codes: $0) }
+        }
+        let labels = labels
         centroids.withUnsafeBufferPointer { c in
             distances.withUnsafeMutableBufferPointer { dist in
                 parallelFor(n, minChunk: 1024) { range in
@@ -290,33 +430,62 @@ private struct LloydState {
     }
 
     /// Points moved to their nearest centroid where the exact distance is smaller; returns how many moved.
+    /// With bounds, points whose own distance is below their lower bound are not searched.
     mutating func reassign(centroids: [Float]) -> Int {
         let book = Codebook(size: k, dimension: D, vectors: centroids)
-        var candidate = [Int32](repeating: 0, count: n)
-        candidate.withUnsafeMutableBufferPointer { book.nearest(x, codes: $0) }
         let xb = x.baseAddress!, D = D
-        let block = 4096
-        let blocks = (n + block - 1) / block
-        var movedPerBlock = [Int](repeating: 0, count: blocks)
+        guard useBounds else {
+            var candidate = [Int32](repeating: 0, count: n)
+            candidate.withUnsafeMutableBufferPointer { book.nearest(x, codes: $0) }
+            var moved = 0
+            centroids.withUnsafeBufferPointer { c in
+                for i in 0..<n where candidate[i] != labels[i] {
+                    let d = exactSquaredDistance(xb + i * D, c.baseAddress! + Int(candidate[i]) * D, D)
+                    if d < distances[i] { distances[i] = d; labels[i] = candidate[i]; moved += 1 }
+                }
+            }
+            return moved
+        }
+        // Lower bounds drop by the largest movement of any other centroid.
+        var first = 0.0, firstIndex = -1, second = 0.0
+        for j in 0..<k {
+            let m = movement[j]
+            if m > first { second = first; first = m; firstIndex = j } else if m > second { second = m }
+        }
+        var active: [Int32] = []
+        for i in 0..<n {
+            let drop = Int(labels[i]) == firstIndex ? second : first
+            lower[i] = max(0, lower[i] - drop)
+            // Skip only with a margin for the rounding of the square root and of `distances`.
+            if !(distances[i].squareRoot() * (1 + 1e-9) < lower[i]) { active.append(Int32(i)) }
+        }
+        guard !active.isEmpty else { return 0 }
+        let maxNorm = Double(book.squaredNorms.max() ?? 0)
+        let (codes, scores) = searchTwo(active, book)
+        var moved = 0
         centroids.withUnsafeBufferPointer { c in
-        labels.withUnsafeMutableBufferPointer { lab in
-        distances.withUnsafeMutableBufferPointer { dist in
-        movedPerBlock.withUnsafeMutableBufferPointer { movedCount in
-            parallelFor(blocks) { range in
-                for b in range {
-                    var moved = 0
-                    for i in (b * block)..<min(n, (b + 1) * block) where candidate[i] != lab[i] {
-                        let d = exactSquaredDistance(xb + i * D, c.baseAddress! + Int(candidate[i]) * D, D)
-                        if d < dist[i] { dist[i] = d; lab[i] = candidate[i]; moved += 1 }
-                    }
-                    movedCount[b] = moved
+            for (r, index) in active.enumerated() {
+                let i = Int(index)
+                let slack = scoreSlack(i, maxNorm)
+                func bound(_ score: Float) -> Double {
+                    let v = Double(score) - slack
+                    return v > 0 ? v.squareRoot() : 0
+                }
+                let best = codes[2 * r]
+                if best == labels[i] {
+                    lower[i] = bound(scores[2 * r + 1])
+                    continue
+                }
+                let d = exactSquaredDistance(xb + i * D, c.baseAddress! + Int(best) * D, D)
+                if d < distances[i] {
+                    lower[i] = min(distances[i].squareRoot(), bound(scores[2 * r + 1]))
+                    distances[i] = d; labels[i] = best; moved += 1
+                } else {
+                    lower[i] = bound(scores[2 * r])
                 }
             }
         }
-        }
-        }
-        }
-        return movedPerBlock.reduce(0, +)
+        return moved
     }
 
     /// Members of each cluster in increasing index order (a counting sort): `(offsets [K+1], members [N])`.
@@ -331,14 +500,15 @@ private struct LloydState {
     }
 
     /// Moves each non-empty cluster's centroid to its members' mean (Double sums, in index order), kept only
-    /// when the cluster's exact squared error does not grow; updates the distances. Returns how many moved.
+    /// when the cluster's exact squared error does not grow; updates the distances and `movement`. Returns
+    /// how many moved.
     mutating func updateCentroids(_ centroids: inout [Float]) -> Int {
         let (offsets, members) = membersByCluster()
         let xb = x.baseAddress!, D = D
-        var movedFlags = [Int](repeating: 0, count: k)
+        for j in 0..<k { movement[j] = 0 }
         centroids.withUnsafeMutableBufferPointer { cBuf in
         distances.withUnsafeMutableBufferPointer { dist in
-        movedFlags.withUnsafeMutableBufferPointer { movedFlag in
+        movement.withUnsafeMutableBufferPointer { move in
             let c = cBuf.baseAddress!
             parallelFor(k, minChunk: 8) { range in
                 var sum = [Double](repeating: 0, count: D)
@@ -367,16 +537,16 @@ private struct LloydState {
                     var same = true
                     for d in 0..<D where cRow[d] != mean[d] { same = false; break }
                     if !same && newError <= oldError {
+                        move[j] = mean.withUnsafeBufferPointer { exactSquaredDistance(cRow, $0.baseAddress!, D) }.squareRoot()
                         for d in 0..<D { cRow[d] = mean[d] }
                         for (m, i) in cluster.enumerated() { dist[Int(i)] = newDist[m] }
-                        movedFlag[j] = 1
                     }
                 }
             }
         }
         }
         }
-        return movedFlags.reduce(0, +)
+        return movement.filter { $0 > 0 }.count
     }
 
     /// Each empty cluster takes the point farthest from its centroid (largest exact distance, ties to the
@@ -398,7 +568,14 @@ private struct LloydState {
             sizes[j] = 1
             labels[p] = Int32(j)
             distances[p] = 0
-            for d in 0..<D { centroids[j * D + d] = x[p * D + d] }
+            lower[p] = 0
+            var jump = 0.0
+            for d in 0..<D {
+                let t = Double(x[p * D + d]) - Double(centroids[j * D + d])
+                jump += t * t
+                centroids[j * D + d] = x[p * D + d]
+            }
+            movement[j] = max(movement[j], jump.squareRoot())
             done += 1
         }
         return done
@@ -430,6 +607,32 @@ func squaredDistance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ D: 
         d += 8
     }
     var s = (acc0 + acc1).sum()
+    while d < D { let t = a[d] - b[d]; s = s.addingProduct(t, t); d += 1 }
+    return s
+}
+
+/// ‖a − b‖² in Float summed 32 dimensions at a time (each block: two 8-lane fma accumulators, added, lanes
+/// summed in order; blocks added in order; the D mod 32 tail scalar), returning as soon as the partial sum
+/// reaches `bound` (then the result is ≥ bound, not the full distance). A fixed order for every D.
+@inline(__always)
+func boundedSquaredDistance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ D: Int, bound: Float) -> Float {
+    var s: Float = 0
+    var d = 0
+    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+    while d + 32 <= D {
+        var acc0 = SIMD8<Float>.zero, acc1 = SIMD8<Float>.zero
+        for o in stride(from: 0, to: 32, by: 16) {
+            let t0 = ra.loadUnaligned(fromByteOffset: 4 * (d + o), as: SIMD8<Float>.self)
+                - rb.loadUnaligned(fromByteOffset: 4 * (d + o), as: SIMD8<Float>.self)
+            let t1 = ra.loadUnaligned(fromByteOffset: 4 * (d + o) + 32, as: SIMD8<Float>.self)
+                - rb.loadUnaligned(fromByteOffset: 4 * (d + o) + 32, as: SIMD8<Float>.self)
+            acc0 = acc0.addingProduct(t0, t0)
+            acc1 = acc1.addingProduct(t1, t1)
+        }
+        s += (acc0 + acc1).sum()
+        d += 32
+        if s >= bound { return s }
+    }
     while d < D { let t = a[d] - b[d]; s = s.addingProduct(t, t); d += 1 }
     return s
 }

@@ -14,15 +14,33 @@ public struct ResidualQuantizerTrainer: Sendable {
     /// Seed; stage k's k-means uses a seed derived from it and k.
     public var seed: UInt64
     public var initialization: KMeans.Initialization
-    /// Refinement passes after the stage-wise training: each re-encodes the data greedily with all
-    /// codebooks, then refits codebook k (in stage order) to the mean of `x − Σ_{j≠k} e_j[c_j]` over the
-    /// vectors that use each code. A pass is kept only if it lowers the greedy reconstruction error;
-    /// the first that does not ends the refinement. 0 = none.
+    /// Progressive-dimension steps of each stage's k-means (`KMeans.progressiveSteps`; 0: plain k-means),
+    /// typically 4. Residuals of later stages are close to isotropic noise, where k-means started from data
+    /// points (random or k-means++) leaves most centroids as singletons on their seed point; starting in the
+    /// leading principal components gives balanced codebooks (on a 128-D Gaussian mixture, 8 × 1024: greedy
+    /// MSE 0.1161 instead of 0.1199, at 1.3× the training time).
+    public var progressiveSteps: Int
+    /// k-means++ sample limit per stage (`KMeans.seedingSampleLimit`); nil: KMeans's default (16·N_k).
+    public var seedingSampleLimit: Int?
+    /// Refinement passes after the stage-wise training: each re-encodes the data with all codebooks (greedy,
+    /// or beam `beamWidth`), then refits codebook k (in stage order) to the mean of `x − Σ_{j≠k} e_j[c_j]` over
+    /// the vectors that use each code. A pass is kept only if it lowers that encoding's reconstruction error;
+    /// the first that does not ends the refinement. 0 = none; typically 4 (each pass costs about one
+    /// encoding of the data).
     public var refinementPasses: Int
+    /// Beam width B of the encoding the training works with (1: greedy). With B > 1, stage k + 1 is trained
+    /// on the residuals of the beam encoding with stages 0...k (`encode(_:beamWidth:stages:)`), and the
+    /// refinement passes re-encode with beam B and are judged by that encoding's error: codebooks for data
+    /// that will be beam-encoded. Costs about (K + 1)/2 · B times the greedy encodings.
+    public var beamWidth: Int
 
     public init(codebookSizes: [Int], kMeansIterations: Int = 25, tolerance: Double = 1e-4, seed: UInt64 = 0,
-                initialization: KMeans.Initialization = .kMeansPlusPlus, refinementPasses: Int = 0) {
+                initialization: KMeans.Initialization = .kMeansPlusPlus, seedingSampleLimit: Int? = nil,
+                progressiveSteps: Int = 4, refinementPasses: Int = 4, beamWidth: Int = 1) {
         self.codebookSizes = codebookSizes
+        self.beamWidth = beamWidth
+        self.progressiveSteps = progressiveSteps
+        self.seedingSampleLimit = seedingSampleLimit
         self.kMeansIterations = kMeansIterations
         self.tolerance = tolerance
         self.seed = seed
@@ -32,19 +50,30 @@ public struct ResidualQuantizerTrainer: Sendable {
 
     /// K stages of `codebookSize` codes each.
     public init(stages: Int, codebookSize: Int, kMeansIterations: Int = 25, tolerance: Double = 1e-4,
-                seed: UInt64 = 0, initialization: KMeans.Initialization = .kMeansPlusPlus, refinementPasses: Int = 0) {
+                seed: UInt64 = 0, initialization: KMeans.Initialization = .kMeansPlusPlus,
+                seedingSampleLimit: Int? = nil, progressiveSteps: Int = 4, refinementPasses: Int = 4,
+                beamWidth: Int = 1) {
         self.init(codebookSizes: [Int](repeating: codebookSize, count: stages), kMeansIterations: kMeansIterations,
-                  tolerance: tolerance, seed: seed, initialization: initialization, refinementPasses: refinementPasses)
+                  tolerance: tolerance, seed: seed, initialization: initialization,
+                  seedingSampleLimit: seedingSampleLimit, progressiveSteps: progressiveSteps,
+                  refinementPasses: refinementPasses, beamWidth: beamWidth)
     }
 
     /// Trains on `vectors` (row-major `[T, D]`). Stage k runs k-means on `r_k = x − Σ_{j<k} e_j[c_j]` where the
-    /// codes `c_j` are the greedy encoding (`Codebook.nearest`), so the residuals are those `encode` sees.
+    /// codes `c_j` are the greedy encoding (`Codebook.nearest`), so the residuals are those `encode` sees
+    /// (with `beamWidth` > 1: those of the beam encoding).
     /// `progress` is called after each stage and each refinement pass. Throws on bad data or options (see
     /// `KMeans.fit`), or when there are no stages.
     public func train(_ vectors: [Float], dimension D: Int,
                       progress: ((ResidualTrainingEvent) -> Void)? = nil) throws -> ResidualTrainingResult {
         guard !codebookSizes.isEmpty else {
             throw RVQError.invalidParameter(name: "codebookSizes", value: "[]", reason: "need at least one stage")
+        }
+        guard beamWidth >= 1 else {
+            throw RVQError.invalidParameter(name: "beamWidth", value: "\(beamWidth)", reason: "must be ≥ 1")
+        }
+        if let (k, size) = codebookSizes.enumerated().first(where: { $0.element < 1 }) {
+            throw RVQError.invalidParameter(name: "codebookSizes[\(k)]", value: "\(size)", reason: "must be ≥ 1")
         }
         guard refinementPasses >= 0 else {
             throw RVQError.invalidParameter(name: "refinementPasses", value: "\(refinementPasses)", reason: "must be ≥ 0")
@@ -60,7 +89,8 @@ public struct ResidualQuantizerTrainer: Sendable {
         var objectives: [Double] = [], iterations: [Int] = []
         for (stage, size) in codebookSizes.enumerated() {
             let kMeans = KMeans(clusterCount: size, maxIterations: kMeansIterations, tolerance: tolerance,
-                                seed: stageSeed(stage), initialization: initialization)
+                                seed: stageSeed(stage), initialization: initialization,
+                                seedingSampleLimit: seedingSampleLimit, progressiveSteps: progressiveSteps)
             let result = try kMeans.fit(residual, dimension: D)
             let book = result.codebook
             var codes = [Int32](repeating: 0, count: T)
@@ -71,18 +101,25 @@ public struct ResidualQuantizerTrainer: Sendable {
                 }
             }
             books.append(book)
+            if beamWidth > 1 && stage > 0 && stage + 1 < codebookSizes.count {
+                // The next stage trains on what the beam encoding with stages 0...stage leaves.
+                let q = try ResidualVectorQuantizer(codebooks: books)
+                let decoded = try q.decode(q.encode(vectors, beamWidth: beamWidth))
+                for i in 0..<(T * D) { residual[i] = vectors[i] - decoded[i] }
+            }
             objectives.append(result.objective)
             iterations.append(result.iterations)
             progress?(.stageTrained(stage: stage, objective: result.objective, iterations: result.iterations))
+
         }
         var quantizer = try ResidualVectorQuantizer(codebooks: books)
-        var codes = try quantizer.encode(vectors)
+        var codes = try encodeForTraining(quantizer, vectors)
         var error = try meanSquaredError(vectors, quantizer.decode(codes))
         var errors = [error]
         var passes = 0
         while passes < refinementPasses {
             let candidate = try refit(quantizer, vectors: vectors, codes: codes)
-            let candidateCodes = try candidate.encode(vectors)
+            let candidateCodes = try encodeForTraining(candidate, vectors)
             let candidateError = try meanSquaredError(vectors, candidate.decode(candidateCodes))
             let kept = candidateError < error
             progress?(.refinementPass(pass: passes + 1, meanSquaredError: candidateError, kept: kept))
@@ -93,6 +130,11 @@ public struct ResidualQuantizerTrainer: Sendable {
         }
         return ResidualTrainingResult(quantizer: quantizer, stageObjectives: objectives, stageIterations: iterations,
                                       meanSquaredErrors: errors, refinementPasses: passes)
+    }
+
+    /// The encoding the training works with: greedy, or beam search of width `beamWidth`.
+    private func encodeForTraining(_ q: ResidualVectorQuantizer, _ x: [Float]) throws -> Codes {
+        beamWidth == 1 ? try q.encode(x) : try q.encode(x, beamWidth: beamWidth)
     }
 
     private func stageSeed(_ stage: Int) -> UInt64 {
@@ -164,7 +206,7 @@ public struct ResidualQuantizerTrainer: Sendable {
 public enum ResidualTrainingEvent: Sendable, CustomStringConvertible {
     /// Stage `stage` (0-based) trained: its k-means objective (Σ squared residual) and iterations.
     case stageTrained(stage: Int, objective: Double, iterations: Int)
-    /// Refinement pass `pass` (1-based): the greedy reconstruction MSE it reached, and whether it was kept.
+    /// Refinement pass `pass` (1-based): the reconstruction MSE it reached, and whether it was kept.
     case refinementPass(pass: Int, meanSquaredError: Double, kept: Bool)
 
     public var description: String {
@@ -184,8 +226,9 @@ public struct ResidualTrainingResult: Sendable {
     public let stageObjectives: [Double]
     /// Lloyd iterations run for each stage.
     public let stageIterations: [Int]
-    /// Greedy reconstruction MSE per element, `Σ(x − decode(encode(x)))² / (T·D)`: after the stage-wise
-    /// training, then after each kept refinement pass (decreasing).
+    /// Reconstruction MSE per element, `Σ(x − decode(encode(x)))² / (T·D)` with the trainer's encoding
+    /// (greedy, or beam `beamWidth`): after the stage-wise training, then after each kept refinement pass
+    /// (decreasing).
     public let meanSquaredErrors: [Double]
     /// Refinement passes kept.
     public let refinementPasses: Int

@@ -1,7 +1,8 @@
 // bench-rvq: times RVQ's k-means, residual training and greedy/beam encoding on a raw float32 file, for
 // scripts/bench-rvq-faiss.py (which runs faiss on the same file). Outside the test suite.
 // Usage: bench-rvq DATA.f32 --dimension D [--clusters 1024] [--iterations 25] [--stages 8] [--beams 1,5]
-//        [--refine 0] [--seed 1] [--out DIR]   (prints one JSON object on stdout)
+//        [--progressive 4] [--refine 4] [--seed 1] [--out DIR] [--no-kernel] [--no-kmeans] [--random-init]
+//        [--seed-sample N] [--train-iterations N] [--no-bounds]   (prints one JSON object on stdout; --stages 0: k-means only)
 import Foundation
 import NN
 import RVQ
@@ -13,10 +14,16 @@ struct Options {
     var iterations = 25
     var stages = 8
     var beams = [1, 5]
-    var refine = 0
+    var refine = 4
     var seed: UInt64 = 1
     var out: String?
     var kernel = true
+    var kMeans = true
+    var seedSample: Int?
+    var trainIterations: Int?
+    var randomInit = false
+    var progressive = 4
+    var bounds = true
 }
 
 func parseOptions() -> Options {
@@ -38,6 +45,12 @@ func parseOptions() -> Options {
         case "--seed": o.seed = UInt64(value(a)) ?? 1
         case "--out": o.out = value(a)
         case "--no-kernel": o.kernel = false
+        case "--no-kmeans": o.kMeans = false
+        case "--no-bounds": o.bounds = false
+        case "--random-init": o.randomInit = true
+        case "--progressive": o.progressive = Int(value(a)) ?? 0
+        case "--seed-sample": o.seedSample = Int(value(a))
+        case "--train-iterations": o.trainIterations = Int(value(a))
         default:
             if a.hasPrefix("--") { fail("unknown option \(a)") }
             o.data = a
@@ -90,7 +103,11 @@ do {
     }
 
     // k-means
-    let kMeans = KMeans(clusterCount: o.clusters, maxIterations: o.iterations, tolerance: 0, seed: o.seed)
+    if o.kMeans {
+    var kMeans = KMeans(clusterCount: o.clusters, maxIterations: o.iterations, tolerance: 0, seed: o.seed,
+                        initialization: o.randomInit ? .randomPoints : .kMeansPlusPlus,
+                        seedingSampleLimit: o.seedSample)
+    kMeans.usesBounds = o.bounds
     var km: KMeansResult!
     let kmTime = try seconds { km = try kMeans.fit(x, dimension: D) }
     report["kmeans_seconds"] = kmTime
@@ -99,15 +116,23 @@ do {
     report["kmeans_history"] = km.history
     log("k-means: \(kmTime) s, objective \(km.objective), \(km.iterations) iterations")
     if let out = o.out { writeFloats(km.centroids, to: out + "/ours_kmeans_centroids.f32") }
+    }
 
     // Residual quantizer training
-    let trainer = ResidualQuantizerTrainer(stages: o.stages, codebookSize: o.clusters, kMeansIterations: o.iterations,
-                                           tolerance: 0, seed: o.seed, refinementPasses: o.refine)
+    guard o.stages > 0 else { throw CancellationError() }
+    let trainer = ResidualQuantizerTrainer(stages: o.stages, codebookSize: o.clusters,
+                                           kMeansIterations: o.trainIterations ?? o.iterations,
+                                           tolerance: 0, seed: o.seed,
+                                           initialization: o.randomInit ? .randomPoints : .kMeansPlusPlus,
+                                           seedingSampleLimit: o.seedSample, progressiveSteps: o.progressive,
+                                           refinementPasses: o.refine)
     var trained: ResidualTrainingResult!
     let trainTime = try seconds {
         trained = try trainer.train(x, dimension: D) { log("  \($0)") }
     }
     report["rvq_train_seconds"] = trainTime
+    report["rvq_progressive_steps"] = o.progressive
+    report["rvq_refinement_passes"] = trained.refinementPasses
     report["rvq_train_mse"] = trained.meanSquaredErrors
     log("RVQ training: \(trainTime) s, MSE \(trained.meanSquaredErrors)")
     let q = trained.quantizer
@@ -127,6 +152,8 @@ do {
     report["stage_snr_db"] = stats.map { $0.snrDecibels }
     report["stage_entropy_bits"] = stats.map { $0.entropyBits }
     report["stage_dead_codes"] = stats.map { $0.deadCodes }
+} catch is CancellationError {
+    // --stages 0: k-means only
 } catch {
     fail("\(error)")
 }

@@ -124,6 +124,30 @@ final class KMeansTests: XCTestCase {
         XCTAssertNotEqual(other.centroids, one.centroids, "another seed gives other centroids")
     }
 
+    /// Hamerly's bounds only skip points that cannot move: the run is identical with and without them
+    /// (including runs with re-seeded empty clusters).
+    func testBoundsDoNotChangeTheResult() throws {
+        var rng = SeededRNG(seed: 47)
+        let (blobs, _) = gaussianBlobs(&rng, centers: 10, perCenter: 120, dimension: 12, spread: 2, sigma: 1)
+        var duplicates: [Float] = []
+        for _ in 0..<200 { duplicates += [1, 1, 1] }
+        duplicates += rng.floats(30 * 3, -4, 4)
+        for (x, D, K, initialization) in [(blobs, 12, 40, KMeans.Initialization.kMeansPlusPlus),
+                                         (blobs, 12, 7, .randomPoints), (duplicates, 3, 9, .randomPoints)] {
+            for seed in UInt64(1)...3 {
+                var plain = KMeans(clusterCount: K, maxIterations: 30, tolerance: 0, seed: seed, initialization: initialization)
+                plain.usesBounds = false
+                var bounded = plain
+                bounded.usesBounds = true
+                let a = try plain.fit(x, dimension: D), b = try bounded.fit(x, dimension: D)
+                XCTAssertEqual(a.centroids.map { $0.bitPattern }, b.centroids.map { $0.bitPattern }, "K \(K) seed \(seed)")
+                XCTAssertEqual(a.assignments, b.assignments)
+                XCTAssertEqual(a.history, b.history)
+                XCTAssertEqual(a.reseededClusters, b.reseededClusters)
+            }
+        }
+    }
+
     func testToleranceStopsEarly() throws {
         var rng = SeededRNG(seed: 45)
         let (x, _) = gaussianBlobs(&rng, centers: 8, perCenter: 200, dimension: 6, spread: 1, sigma: 1)
@@ -134,6 +158,35 @@ final class KMeansTests: XCTestCase {
         let h = loose.history
         XCTAssertLessThanOrEqual(h[h.count - 2] - h[h.count - 1], 1e-2 * h[h.count - 2])
         XCTAssertLessThanOrEqual(tight.objective, loose.objective)
+    }
+
+    /// Progressive-dimension k-means: the final step is a guarded Lloyd run (non-increasing history), the
+    /// reported objective is that of the returned centroids in the original space, and on near-isotropic
+    /// data (where seeds on data points stay singletons) it uses its codes more evenly than plain k-means.
+    func testProgressiveDimensions() throws {
+        var rng = SeededRNG(seed: 46)
+        let D = 24, N = 3000, K = 64
+        var x = [Float](repeating: 0, count: N * D)
+        for i in 0..<(N * D) { x[i] = rng.normal() }
+        let plain = try KMeans(clusterCount: K, maxIterations: 15, tolerance: 0, seed: 2).fit(x, dimension: D)
+        let progressive = try KMeans(clusterCount: K, maxIterations: 15, tolerance: 0, seed: 2, progressiveSteps: 4)
+            .fit(x, dimension: D)
+        for i in 1..<progressive.history.count {
+            XCTAssertLessThanOrEqual(progressive.history[i], progressive.history[i - 1])
+        }
+        XCTAssertEqual(progressive.objective, exactObjective(x, progressive), accuracy: 1e-9 * progressive.objective)
+        XCTAssertEqual(progressive.objective, progressive.history.last!, accuracy: 1e-4 * progressive.objective)
+        XCTAssertGreaterThan(progressive.iterations, 15, "several steps ran")
+        XCTAssertLessThan(progressive.objective, plain.objective)
+        XCTAssertGreaterThan(entropyBits(progressive.clusterSizes), entropyBits(plain.clusterSizes))
+        let one = try Parallel.withThreads(1) {
+            try KMeans(clusterCount: K, maxIterations: 5, tolerance: 0, seed: 2, progressiveSteps: 3).fit(x, dimension: D)
+        }
+        let two = try Parallel.withThreads(2) {
+            try KMeans(clusterCount: K, maxIterations: 5, tolerance: 0, seed: 2, progressiveSteps: 3).fit(x, dimension: D)
+        }
+        XCTAssertEqual(one.centroids, two.centroids)
+        XCTAssertEqual(one.assignments, two.assignments)
     }
 
     func testBadInputThrows() {
@@ -152,6 +205,7 @@ final class KMeansTests: XCTestCase {
             XCTAssertEqual($0 as? RVQError, .empty(what: "k-means data"))
         }
         XCTAssertThrowsError(try KMeans(clusterCount: 1, tolerance: -1).fit([1, 2], dimension: 2))
+        XCTAssertThrowsError(try KMeans(clusterCount: 1, progressiveSteps: -1).fit([1, 2], dimension: 2))
     }
 
     func testOneClusterIsTheMean() throws {

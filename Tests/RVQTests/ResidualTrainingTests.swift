@@ -67,6 +67,31 @@ final class ResidualTrainingTests: XCTestCase {
         XCTAssertEqual(one.meanSquaredErrors, two.meanSquaredErrors)
     }
 
+    /// With a beam, training is judged by the beam encoding: the recorded MSEs are those of
+    /// `encode(_:beamWidth:)` (decreasing over kept passes), the codebooks differ from greedy training from
+    /// stage 2 on (stage 2 is trained on beam residuals), and the result does not depend on the thread count.
+    func testBeamTrainingUsesTheBeamEncoding() throws {
+        var rng = SeededRNG(seed: 55)
+        let D = 6
+        let (x, _) = gaussianBlobs(&rng, centers: 12, perCenter: 60, dimension: D, spread: 1.5, sigma: 1)
+        var trainer = ResidualQuantizerTrainer(codebookSizes: [16, 8, 8], kMeansIterations: 10, tolerance: 0, seed: 4,
+                                               progressiveSteps: 0, refinementPasses: 3)
+        let greedy = try trainer.train(x, dimension: D)
+        trainer.beamWidth = 4
+        let beam = try Parallel.withThreads(1) { try trainer.train(x, dimension: D) }
+        let beamTwo = try Parallel.withThreads(2) { try trainer.train(x, dimension: D) }
+        for k in 0..<3 {
+            XCTAssertEqual(beam.quantizer.codebooks[k].vectors.map { $0.bitPattern },
+                           beamTwo.quantizer.codebooks[k].vectors.map { $0.bitPattern })
+        }
+        let q = beam.quantizer
+        XCTAssertEqual(beam.meanSquaredErrors.last!, try meanSquaredError(x, q.decode(q.encode(x, beamWidth: 4))))
+        for i in 1..<beam.meanSquaredErrors.count { XCTAssertLessThan(beam.meanSquaredErrors[i], beam.meanSquaredErrors[i - 1]) }
+        XCTAssertEqual(beam.stageObjectives[0], greedy.stageObjectives[0])
+        XCTAssertEqual(beam.stageObjectives[1], greedy.stageObjectives[1])
+        XCTAssertNotEqual(beam.stageObjectives[2], greedy.stageObjectives[2])
+    }
+
     func testBadInputThrows() {
         var rng = SeededRNG(seed: 54)
         let x = rng.floats(40)
@@ -82,6 +107,14 @@ final class ResidualTrainingTests: XCTestCase {
         XCTAssertThrowsError(try ResidualQuantizerTrainer(stages: 2, codebookSize: 2).train(bad, dimension: 4)) {
             guard case let .nonFiniteValue(_, row, column, _)? = $0 as? RVQError else { return XCTFail("\($0)") }
             XCTAssertEqual([row, column], [3, 1])
+        }
+        XCTAssertThrowsError(try ResidualQuantizerTrainer(codebookSizes: [4, 0]).train(x, dimension: 4)) {
+            guard case .invalidParameter(let name, _, _)? = $0 as? RVQError else { return XCTFail("\($0)") }
+            XCTAssertEqual(name, "codebookSizes[1]")
+        }
+        XCTAssertThrowsError(try ResidualQuantizerTrainer(codebookSizes: [4], beamWidth: 0).train(x, dimension: 4)) {
+            guard case .invalidParameter(let name, _, _)? = $0 as? RVQError else { return XCTFail("\($0)") }
+            XCTAssertEqual(name, "beamWidth")
         }
         XCTAssertThrowsError(try meanSquaredError([1, 2], [1]))
     }
