@@ -81,7 +81,7 @@ let package = Package(
         .testTarget(name: "DSPTests", dependencies: ["DSP", "TestSupport"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "DSP", "Codec", "RVQ", "AudioIO", "TestSupport"]),
         .testTarget(name: "CodecTests", dependencies: ["Codec", "NN", "RVQ", "ModelFile", "AudioIO", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "NN", "RVQ", "DSP", "Codec", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "NN", "RVQ", "DSP", "Codec", "Metrics", "ModelFile", "AudioIO", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["AudioIO", "TestSupport"]),
         .testTarget(name: "TokensTests", dependencies: ["Tokens", "Codec", "ModelFile", "TestSupport"]),
     ],
