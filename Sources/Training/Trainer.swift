@@ -1,6 +1,7 @@
 // Trainer: one training step of the codec (encoder → residual VQ → decoder, losses, backward, Adam with µP),
 // checkpoints that resume exactly, and the export of a model file that `CodecModel` loads.
 import Codec
+import DSP
 import Foundation
 import ModelFile
 import NN
@@ -119,6 +120,9 @@ public final class Trainer {
 
     init(settings: TrainerSettings, corpus: AudioCorpus) throws {
         try settings.validate()
+        // FFTW_MEASURE may pick another algorithm in another process (last-bit differences that training
+        // amplifies); heuristic plans are the same in every process, so a resumed run repeats exactly.
+        FFTPlanning.rigor = .estimate
         self.settings = settings
         let config = settings.codecConfig
         let scaling = WidthScaling(parameterization: settings.parameterization, baseFilters: settings.baseFilters)
