@@ -67,6 +67,7 @@ final class FFTTests: XCTestCase {
     func testEstimateRigorMakesItsOwnPlansWithTheSameResults() throws {
         var rng = SeededRNG(seed: 6)
         let x = rng.floats(40)
+        FFTPlanning.rigor = .measure  // process-wide: other tests (the trainer's) may have left it at .estimate
         let measured = try RealFFT(size: 40).forward(x)
         let before = FFTPlanning.planCount
         FFTPlanning.rigor = .estimate
