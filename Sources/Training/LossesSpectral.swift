@@ -4,6 +4,7 @@
 // Legend: B batch rows (stacked as STFT channels), T samples, F bins, N frames, M mel bands.
 import DSP
 import Foundation
+import Metrics
 import NN
 
 /// Multi-resolution STFT loss with its gradient, as auraloss 0.4.0 `MultiResolutionSTFTLoss()` with
@@ -19,21 +20,9 @@ import NN
 /// then the STFT adjoint. Defaults: n_fft 1024/2048/512, hop 120/240/50, window 600/1200/240; rows need
 /// more than 1024 samples.
 public final class MRSTFTLoss: @unchecked Sendable {
-    public struct Resolution: Sendable, Equatable {
-        public var fftSize: Int
-        public var hopLength: Int
-        public var windowLength: Int
-        public init(fftSize: Int, hopLength: Int, windowLength: Int) {
-            self.fftSize = fftSize; self.hopLength = hopLength; self.windowLength = windowLength
-        }
-    }
-
-    /// auraloss defaults: fft_sizes [1024, 2048, 512], hop_sizes [120, 240, 50], win_lengths [600, 1200, 240].
-    public static let auralossResolutions = [
-        Resolution(fftSize: 1024, hopLength: 120, windowLength: 600),
-        Resolution(fftSize: 2048, hopLength: 240, windowLength: 1200),
-        Resolution(fftSize: 512, hopLength: 50, windowLength: 240),
-    ]
+    /// The resolutions are Metrics' (one definition of auraloss's defaults for the metric and the loss).
+    public typealias Resolution = MultiResolutionSTFTLoss.Resolution
+    public static let auralossResolutions = MultiResolutionSTFTLoss.auralossResolutions
 
     public struct Result: Sendable, Equatable {
         /// (1/R)·Σ_r (w_sc·SC_r + w_log·LM_r).
