@@ -103,8 +103,11 @@ let lstmChunkSteps = 256
 /// - out: `[B, H, T]`; x: `[B, In, T]` (channels-first: no transposes between layers).
 /// - h, c: `[B, H]` state, read as (h0, c0) and overwritten with (h_T, c_T): running T1 then T2 steps
 ///   with the carried state equals running T1 + T2 steps at once, bit for bit.
-/// The input projection for a chunk of steps is one tiled matrix product; the recurrence is a mat-vec per
-/// step split over threads by hidden units (each unit's sum in a fixed order: same result on any count).
+/// The input projection for a chunk of steps is one tiled matrix product, transposed to step-major rows so
+/// that each step reads its gate inputs contiguously; the recurrence is a mat-vec per step split over
+/// threads by hidden units (each unit's sum in a fixed order: same result on any count). The unit blocks are
+/// visited in alternating directions on successive steps, so the end of `W_hh` streamed by one step is
+/// still in L2 when the next step starts (block order does not change any sum).
 public func lstmLayerForward(out: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>,
                              x: UnsafePointer<Float>, weights: LSTMLayerWeights, shape: LSTMShape) {
     shape.validate("lstmLayerForward")
@@ -113,12 +116,15 @@ public func lstmLayerForward(out: UnsafeMutablePointer<Float>, h: UnsafeMutableP
     let hid = shape.hiddenSize, inp = shape.inputSize, t = shape.length, g4 = 4 * hid
     guard t > 0 else { return }
     let chunk = min(t, lstmChunkSteps)
-    let gates = UnsafeMutablePointer<Float>.allocate(capacity: g4 * chunk)  // [4H, chunk]: W_ih x + b_ih + b_hh
+    let gates = UnsafeMutablePointer<Float>.allocate(capacity: g4 * chunk)   // [4H, chunk]: W_ih x + b_ih + b_hh
+    let gatesT = UnsafeMutablePointer<Float>.allocate(capacity: chunk * g4)  // [chunk, 4H]: the same, step-major
+    let hSteps = UnsafeMutablePointer<Float>.allocate(capacity: chunk * hid) // [chunk, H]: h of each step
     let hPrev = UnsafeMutablePointer<Float>.allocate(capacity: hid)
-    defer { gates.deallocate(); hPrev.deallocate() }
+    defer { gates.deallocate(); gatesT.deallocate(); hSteps.deallocate(); hPrev.deallocate() }
     let rec = weights.packedHH
     // Split the per-step mat-vec only when it is big enough to pay for waking a second thread.
     let serialSteps = hid * g4 < 1 << 16 || Parallel.threadCount == 1
+    var backwards = false
     for b in 0..<shape.batch {
         let xb = x + b * inp * t, yb = out + b * hid * t   // x[b, :, :], out[b, :, :]
         let hb = h + b * hid, cb = c + b * hid             // h[b, :], c[b, :]
@@ -126,20 +132,46 @@ public func lstmLayerForward(out: UnsafeMutablePointer<Float>, h: UnsafeMutableP
         while t0 < t {
             let tc = min(chunk, t - t0)
             projectColumns(weights.packedIH, x: xb + t0, ldx: t, cols: tc, out: gates, ldo: tc)
+            transposeBlock(gates, rows: g4, cols: tc, ld: tc, into: gatesT, ldo: g4)
             for step in 0..<tc {
                 hPrev.update(from: hb, count: hid)
-                let gCol = gates + step  // gates[:, step], row stride tc
-                let yCol = yb + t0 + step  // out[b, :, t0 + step], row stride t
+                let gRow = UnsafePointer(gatesT + step * g4)  // gates of this step, [4H]
+                let hRow = hSteps + step * hid                // h of this step, [H]
                 if serialSteps {
-                    for jb in 0..<rec.blocks { lstmCellBlock(rec, jb, UnsafePointer(hPrev), gCol, tc, hb, cb, yCol, t) }
+                    if backwards {
+                        for jb in stride(from: rec.blocks - 1, through: 0, by: -1) { lstmCellBlock(rec, jb, UnsafePointer(hPrev), gRow, hb, cb, hRow) }
+                    } else {
+                        for jb in 0..<rec.blocks { lstmCellBlock(rec, jb, UnsafePointer(hPrev), gRow, hb, cb, hRow) }
+                    }
+                    backwards.toggle()
                 } else {
                     parallelFor(rec.blocks) { range in
-                        for jb in range { lstmCellBlock(rec, jb, UnsafePointer(hPrev), gCol, tc, hb, cb, yCol, t) }
+                        for jb in range { lstmCellBlock(rec, jb, UnsafePointer(hPrev), gRow, hb, cb, hRow) }
                     }
                 }
             }
+            transposeBlock(hSteps, rows: tc, cols: hid, ld: hid, into: yb + t0, ldo: t)  // out[b, :, t0 ..< t0 + tc]
             t0 += tc
         }
+    }
+}
+
+/// `dst[j·ldo + i] = src[i·ld + j]` for i < rows, j < cols (8 × 8 tiles, the edges element by element).
+func transposeBlock(_ src: UnsafePointer<Float>, rows: Int, cols: Int, ld: Int,
+                    into dst: UnsafeMutablePointer<Float>, ldo: Int) {
+    var i0 = 0
+    while i0 < rows {
+        let ni = min(8, rows - i0)
+        var j0 = 0
+        while j0 < cols {
+            let nj = min(8, cols - j0)
+            for j in j0..<(j0 + nj) {
+                let d = dst + j * ldo + i0
+                for i in 0..<ni { d[i] = src[(i0 + i) * ld + j] }
+            }
+            j0 += nj
+        }
+        i0 += ni
     }
 }
 
@@ -160,8 +192,8 @@ func projectColumns(_ w: PackedConvWeights, x: UnsafePointer<Float>, ldx: Int, c
 /// summed as (first half) + (second half): a fixed order.
 @inline(__always)
 private func lstmCellBlock(_ rec: PackedRecurrentWeights, _ jb: Int, _ hPrev: UnsafePointer<Float>,
-                           _ gCol: UnsafePointer<Float>, _ ldg: Int, _ h: UnsafeMutablePointer<Float>,
-                           _ c: UnsafeMutablePointer<Float>, _ yCol: UnsafeMutablePointer<Float>, _ ldy: Int) {
+                           _ gRow: UnsafePointer<Float>, _ h: UnsafeMutablePointer<Float>,
+                           _ c: UnsafeMutablePointer<Float>, _ hOut: UnsafeMutablePointer<Float>) {
     let hid = rec.hidden
     let half = hid / 2
     let stepBytes = 4 * lstmUnitBlock * 4  // one k: 4 gates × 8 units
@@ -190,18 +222,30 @@ private func lstmCellBlock(_ rec: PackedRecurrentWeights, _ jb: Int, _ hPrev: Un
     }
     let base = jb * lstmUnitBlock
     let n = min(lstmUnitBlock, hid - base)
-    // Projected input of this step for the 8 units (rows g·H + j of the gate buffer, stride ldg).
-    let gBase = gCol + base * ldg
-    let ig = vsigmoid((i0 + i1) + gather8(gBase, ldg, n))
-    let fg = vsigmoid((f0 + f1) + gather8(gBase + hid * ldg, ldg, n))
-    let gg = vtanh((g0 + g1) + gather8(gBase + 2 * hid * ldg, ldg, n))
-    let og = vsigmoid((o0 + o1) + gather8(gBase + 3 * hid * ldg, ldg, n))
+    // Projected input of this step for the 8 units (entries g·H + j of the step's gate row).
+    let gBase = gRow + base
+    if n == lstmUnitBlock {
+        let ig = vsigmoid((i0 + i1) + load8(gBase))
+        let fg = vsigmoid((f0 + f1) + load8(gBase + hid))
+        let gg = vtanh((g0 + g1) + load8(gBase + 2 * hid))
+        let og = vsigmoid((o0 + o1) + load8(gBase + 3 * hid))
+        let cv = fg * load8(c + base) + ig * gg
+        let hv = og * vtanh(cv)
+        store8(cv, c + base)
+        store8(hv, h + base)
+        store8(hv, hOut + base)
+        return
+    }
+    let ig = vsigmoid((i0 + i1) + gather8(gBase, 1, n))
+    let fg = vsigmoid((f0 + f1) + gather8(gBase + hid, 1, n))
+    let gg = vtanh((g0 + g1) + gather8(gBase + 2 * hid, 1, n))
+    let og = vsigmoid((o0 + o1) + gather8(gBase + 3 * hid, 1, n))
     let cv = fg * gather8(UnsafePointer(c + base), 1, n) + ig * gg
     let hv = og * vtanh(cv)
     for u in 0..<n {
         c[base + u] = cv[u]
         h[base + u] = hv[u]
-        yCol[(base + u) * ldy] = hv[u]
+        hOut[base + u] = hv[u]
     }
 }
 
