@@ -107,6 +107,14 @@ public func conv1dForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Flo
     // asked), tap k at offset k·d; stride s > 1, s phases P[r][j] = xp[ci, (c0 + j)·s + r], tap k reading
     // phase (k·d) mod s from ⌊k·d / s⌋, so strided taps are contiguous runs too.
     let halo = (k - 1) * d / s
+    if cin == 1 && s == 1 && k <= maxSingleChannelTaps {
+        // One input channel: a row-by-row kernel (the tiled core would spend its time on tile overhead).
+        for b in 0..<shape.batch {
+            conv1dSingleChannel(out: out + b * shape.outChannels * ldy, ldy: ldy, xRow: x + b * ldx, packed: packed,
+                                shape: shape, padMode: padMode, alpha: alpha, accumulate: accumulate)
+        }
+        return
+    }
     let ldStage = { (nc: Int) in (nc + halo + 7) / 8 * 8 }
     for b in 0..<shape.batch {
         let xb = x + b * cin * ldx                     // x[b, :, :]
@@ -123,6 +131,73 @@ public func conv1dForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Flo
                 }
             }
         }, store: .rows(y: yb, ldy: ldy, accumulate: accumulate))
+    }
+}
+
+/// Largest kernel the single-input-channel path takes (its taps are read from the packed panel).
+let maxSingleChannelTaps = 32
+/// Output columns per block of the single-input-channel path (the staged row stays in L1).
+let singleChannelBlock = 1024
+
+/// Conv1d with one input channel, stride 1 (e.g. EnCodec's first conv, k7 1→32): for each block of
+/// columns the padded (ELU'd) input row is staged once, then every output row is swept with its K taps
+/// broadcast, 32 columns (4 × SIMD8) per step. Each output is `bias` then `+ w[tap]·x` for tap 0, 1, …
+/// as fused multiply-adds: the order of the tiled core for one channel, so the result is bit for bit the
+/// same as `conv1dForward`'s general path (and the same for any column blocking or thread count).
+func conv1dSingleChannel(out: UnsafeMutablePointer<Float>, ldy: Int, xRow: UnsafePointer<Float>, packed: PackedConvWeights,
+                         shape: Conv1dShape, padMode: PadMode, alpha: Float?, accumulate: Bool) {
+    let k = shape.kernelSize, d = shape.dilation, cout = shape.outChannels, tout = shape.outLength
+    guard tout > 0 else { return }
+    let halo = (k - 1) * d
+    let blocks = (tout + singleChannelBlock - 1) / singleChannelBlock
+    // Taps per output channel, [Cout][K], from the packed panels ([tile][tap][ci = 0][4]).
+    var taps = [Float](repeating: 0, count: cout * k)
+    var biases = [Float](repeating: 0, count: cout)
+    for co in 0..<cout {
+        let panel = packed.panel(co / tileRows, 0)
+        for tap in 0..<k { taps[co * k + tap] = panel[tap * tileRows + co % tileRows] }
+        biases[co] = packed.bias[co]
+    }
+    let serial = Parallel.threadCount == 1 || cout * k * tout < 1 << 18
+    taps.withUnsafeBufferPointer { tp in
+        biases.withUnsafeBufferPointer { bp in
+            let tp = tp.baseAddress!, bp = bp.baseAddress!
+            func work(_ range: Range<Int>) {
+                let width = singleChannelBlock + 32 + halo  // staged row: a block, its halo, one 32-column strip of slack
+                let st = UnsafeMutablePointer<Float>.allocate(capacity: width)
+                let tail = UnsafeMutablePointer<Float>.allocate(capacity: 32)
+                defer { st.deallocate(); tail.deallocate() }
+                for block in range {
+                    let c0 = block * singleChannelBlock
+                    let bc = min(singleChannelBlock, tout - c0)
+                    stagePaddedRow(st, width: width, xRow: xRow, shape: shape, first: c0, mode: padMode, alpha: alpha)
+                    for co in 0..<cout {
+                        let w = tp + co * k
+                        let bias = Vec8(repeating: bp[co])
+                        let y = out + co * ldy + c0  // out[co, c0 ...]
+                        var j = 0
+                        while j < bc {
+                            var a0 = bias, a1 = bias, a2 = bias, a3 = bias
+                            var sp = st + j
+                            for tap in 0..<k {
+                                let wv = Vec8(repeating: w[tap])
+                                a0.addProduct(wv, load8(sp)); a1.addProduct(wv, load8(sp + 8))
+                                a2.addProduct(wv, load8(sp + 16)); a3.addProduct(wv, load8(sp + 24))
+                                sp += d
+                            }
+                            let n = min(32, bc - j)
+                            let dst = n == 32 && !accumulate ? y + j : tail
+                            store8(a0, dst); store8(a1, dst + 8); store8(a2, dst + 16); store8(a3, dst + 24)
+                            if dst == tail {
+                                for i in 0..<n { y[j + i] = accumulate ? y[j + i] + tail[i] : tail[i] }
+                            }
+                            j += 32
+                        }
+                    }
+                }
+            }
+            if serial { work(0..<blocks) } else { parallelFor(blocks) { work($0) } }
+        }
     }
 }
 

@@ -63,6 +63,41 @@ final class Conv1dTests: XCTestCase {
         }
     }
 
+    func testOneInputChannelPathMatchesReferenceAndTheTiledCoreBitForBit() {
+        // Cin = 1, stride 1 takes its own row kernel: against the reference over odd lengths (32-column
+        // strips and 1024-column blocks with ragged ends), kernels, dilations, padding, ELU, accumulate and
+        // batches; and bit for bit the tiled core's order, which a 2-channel conv whose second channel has
+        // zero weights still takes (tap-major, then channel: the extra terms add exact zeros).
+        var rng = SeededRNG(seed: 500)
+        for (i, (b, cout, tin, k, d, l, r)) in [(1, 32, 2049, 7, 1, 6, 0), (2, 5, 33, 3, 2, 2, 2), (1, 1, 1, 1, 1, 0, 0),
+                                                (1, 7, 1100, 16, 1, 15, 0), (1, 3, 40, 32, 1, 20, 11), (1, 9, 3000, 5, 3, 12, 0)].enumerated() {
+            for (alpha, acc) in [(nil, false), (Float(1), false), (nil, true), (Float(0.5), true)] as [(Float?, Bool)] {
+                for mode in [PadMode.reflect, .zero] {
+                    let tag = "case \(i) K \(k) d \(d) elu \(String(describing: alpha)) accumulate \(acc) \(mode)"
+                    let sh = Conv1dShape(batch: b, inChannels: 1, outChannels: cout, inLength: tin, kernelSize: k,
+                                         dilation: d, padLeft: l, padRight: r)
+                    let x = rng.floats(b * tin, -2, 2), w = rng.floats(cout * k, -0.5, 0.5), bias = rng.floats(cout)
+                    let start = rng.floats(sh.outputCount)
+                    var fast = start, ref = start, two = start
+                    let packed = packConv1dWeights(w, bias: bias, outChannels: cout, inChannels: 1, kernelSize: k)
+                    Parallel.withThreads(i % 2 + 1) {
+                        conv1dForward(out: &fast, x: x, packed: packed, shape: sh, padMode: mode, inputELU: alpha, accumulate: acc)
+                    }
+                    conv1dForwardReference(out: &ref, x: x, weight: w, bias: bias, shape: sh, padMode: mode, inputELU: alpha, accumulate: acc)
+                    if let m = closeness(fast, ref, rtol: 1e-5, atol: 1e-5) { XCTFail("\(tag): \(m)") }
+                    // The same conv as 2 input channels, the second with zero weights and arbitrary input.
+                    var sh2 = sh
+                    sh2.inChannels = 2
+                    var x2 = [Float](), w2 = [Float](repeating: 0, count: cout * 2 * k)
+                    for bb in 0..<b { x2 += x[bb * tin ..< (bb + 1) * tin]; x2 += rng.floats(tin, -2, 2) }
+                    for co in 0..<cout { for tap in 0..<k { w2[co * 2 * k + tap] = w[co * k + tap] } }
+                    conv1dForward(out: &two, x: x2, weight: w2, bias: bias, shape: sh2, padMode: mode, inputELU: alpha, accumulate: acc)
+                    XCTAssertEqual(fast, two, "\(tag): one-channel path vs the tiled core")
+                }
+            }
+        }
+    }
+
     func testThreadCountDoesNotChangeAnyBit() {
         for (i, c) in [Case(b: 2, cin: 16, cout: 21, tin: 2000, k: 3, s: 1, d: 2),
                        Case(b: 1, cin: 8, cout: 64, tin: 1203, k: 4, s: 2, d: 1),
