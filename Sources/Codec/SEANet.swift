@@ -74,11 +74,17 @@ struct StreamableConvTranspose1d {
 }
 
 /// Residual block: shortcut(x) + conv_k1(ELU(conv_k3(ELU(x)))), with a 1×1 convolution as the shortcut
-/// unless `trueSkip`.
+/// unless `trueSkip`. With a 1×1 shortcut, the last conv and the shortcut run as one 1×1 conv over
+/// `[ELU(h); x]` (weights side by side, biases added): one pass writing the output once, instead of two
+/// convs and an add. (A different rounding from summing the two convs separately, as EnCodec does: within
+/// the parity tolerances; the streaming stage uses the same fused product, so streaming stays exact.)
 struct ResidualBlock {
     var convs: [StreamableConv1d]
     var shortcut: StreamableConv1d?
     let alpha: Float = 1
+    /// `[W_last | W_shortcut]` and `b_last + b_shortcut`, when the block has that form (2 convs, the last
+    /// and the shortcut 1×1, stride 1, no GroupNorm).
+    let fused: PackedConvWeights?
 
     init(_ w: WeightStore, _ prefix: String, dim: Int, dilation: Int, config: CodecConfig) throws {
         let hidden = dim / config.compress
@@ -92,14 +98,54 @@ struct ResidualBlock {
         }
         shortcut = config.trueSkip ? nil
             : try StreamableConv1d(w, "\(prefix).shortcut", inChannels: dim, outChannels: dim, kernelSize: 1, config: config)
+        fused = ResidualBlock.fuse(convs, shortcut)
+    }
+
+    private static func fuse(_ convs: [StreamableConv1d], _ shortcut: StreamableConv1d?) -> PackedConvWeights? {
+        guard let s = shortcut, convs.count == 2, convs[0].stride == 1 else { return nil }
+        let last = convs[1]
+        guard last.norm == nil, s.norm == nil, last.kernelSize == 1, last.stride == 1, s.kernelSize == 1, s.stride == 1,
+              last.conv.outChannels == s.conv.outChannels else { return nil }
+        let cout = s.conv.outChannels
+        let bias = (0..<cout).map { (last.conv.bias?[$0] ?? 0) + (s.conv.bias?[$0] ?? 0) }
+        return last.conv.weight.withUnsafeBufferPointer { wa in
+            s.conv.weight.withUnsafeBufferPointer { wb in
+                bias.withUnsafeBufferPointer { bp in
+                    packConcatConv1x1Weights(weightA: wa.baseAddress!, channelsA: last.conv.inChannels, weightB: wb.baseAddress!,
+                                             channelsB: s.conv.inChannels, bias: bp.baseAddress!, outChannels: cout)
+                }
+            }
+        }
     }
 
     func callAsFunction(_ x: Tensor) -> Tensor {
+        if fused != nil && x.shape[0] == 1 {
+            return fusedLast(convs[0](x, inputELU: alpha), x)
+        }
         var y = x
         for c in convs.dropLast() { y = c(y, inputELU: alpha) }
         // shortcut(x) + last conv, the add fused into the last conv's store (s + y, as the block).
         let s = shortcut.map { $0(x) } ?? x
         return convs[convs.count - 1](y, inputELU: alpha, adding: s)
+    }
+
+    /// The fused last conv and shortcut: `[1, hidden, n]` (before its ELU) and `[1, dim, n]` → `[1, dim, n]`.
+    func fusedLast(_ h: Tensor, _ x: Tensor) -> Tensor {
+        let packed = fused!
+        let n = x.shape[2], hidden = h.shape[1], dim = packed.rows
+        precondition(h.shape == [1, convs[1].conv.inChannels, n] && x.shape == [1, packed.inChannels - hidden, n],
+                     "ResidualBlock: h \(h.shape) and x \(x.shape) do not line up")
+        guard n > 0 else { return Tensor.zeros([1, dim, 0]) }
+        let data = [Float](unsafeUninitializedCapacity: dim * n) { buf, count in
+            h.data.withUnsafeBufferPointer { hp in
+                x.data.withUnsafeBufferPointer { xp in
+                    conv1x1ConcatForward(out: buf.baseAddress!, ldy: n, a: hp.baseAddress!, lda: n, inputELUOnA: alpha,
+                                         b: xp.baseAddress!, ldb: n, channelsA: hidden, packed: packed, length: n)
+                }
+            }
+            count = dim * n
+        }
+        return Tensor(shape: [1, dim, n], data: data)
     }
 }
 

@@ -620,14 +620,19 @@ final class ConvStage: StreamStage {
 }
 
 /// A residual block on a stream: the convolution path lags its input by its left context, so the shortcut's
-/// outputs wait in a queue and are added (shortcut + path, as the block) when the path catches up.
+/// outputs wait in a queue and are added (shortcut + path, as the block) when the path catches up. A block
+/// whose last conv and shortcut are fused (`ResidualBlock.fused`) queues its input instead and runs the
+/// fused 1×1 conv on the path's output and the queued input, as the block does.
 final class ResidualStage: StreamStage {
+    let block: ResidualBlock
     let convs: [ConvStage]
     let shortcut: StreamableConv1d?
     private var queue: PlanarBuffer
 
     init(_ block: ResidualBlock) {
-        convs = block.convs.map { ConvStage($0, inputELU: block.alpha) }
+        self.block = block
+        let pathConvs = block.fused != nil ? Array(block.convs.dropLast()) : block.convs
+        convs = pathConvs.map { ConvStage($0, inputELU: block.alpha) }
         shortcut = block.shortcut
         queue = PlanarBuffer(channels: block.convs.last!.conv.outChannels)
     }
@@ -651,16 +656,17 @@ final class ResidualStage: StreamStage {
 
     private func enqueue(_ x: Tensor) {
         guard x.shape[2] > 0 else { return }
+        if block.fused != nil { queue.append(x.data, count: x.shape[2]); return }
         let s = shortcut.map { $0(x) } ?? x
         queue.append(s.data, count: s.shape[2])
     }
 
     private func combine(_ y: Tensor) -> Tensor {
         let n = y.shape[2]
-        guard n > 0 else { return y }
+        guard n > 0 else { return block.fused != nil ? Tensor.zeros([1, queue.channels, 0]) : y }
         let s = Tensor(shape: [1, queue.channels, n], data: queue.columns(queue.origin ..< queue.origin + n))
         queue.drop(before: queue.origin + n)
-        return add(s, y)
+        return block.fused != nil ? block.fusedLast(y, s) : add(s, y)
     }
 }
 

@@ -333,15 +333,24 @@ public struct Conv1d: Sendable {
                         inputELU alpha: Float? = nil, adding residual: Tensor? = nil) -> Tensor {
         precondition(x.rank == 3 && x.shape[1] == inChannels, "Conv1d: input must be [B, \(inChannels), T], got \(x.shape)")
         let sh = shape(batch: x.shape[0], inLength: x.shape[2], padLeft: padLeft, padRight: padRight)
+        let input = x.data.isEmpty ? [0] : x.data  // an empty input (all padding) still needs a valid pointer
         var y: Tensor
         if let residual {
             precondition(residual.shape == [sh.batch, outChannels, sh.outLength],
                          "Conv1d: residual is \(residual.shape), the output is [\(sh.batch), \(outChannels), \(sh.outLength)]")
             y = residual
         } else {
-            y = Tensor.zeros([sh.batch, outChannels, sh.outLength])
+            // The kernel writes every output element: no zero fill (a pass over the whole output).
+            let n = sh.outputCount
+            guard n > 0 else { return Tensor.zeros([sh.batch, outChannels, sh.outLength]) }
+            let data = [Float](unsafeUninitializedCapacity: n) { buf, count in
+                input.withUnsafeBufferPointer { xp in
+                    conv1dForward(out: buf.baseAddress!, x: xp.baseAddress!, packed: packed, shape: sh, padMode: padMode, inputELU: alpha)
+                }
+                count = n
+            }
+            return Tensor(shape: [sh.batch, outChannels, sh.outLength], data: data)
         }
-        let input = x.data.isEmpty ? [0] : x.data  // an empty input (all padding) still needs a valid pointer
         input.withUnsafeBufferPointer { xp in
             y.data.withUnsafeMutableBufferPointer { yp in
                 conv1dForward(out: yp.baseAddress!, x: xp.baseAddress!, packed: packed, shape: sh, padMode: padMode,
@@ -349,5 +358,58 @@ public struct Conv1d: Sendable {
             }
         }
         return y
+    }
+}
+
+// MARK: 1×1 convolution over two stacked inputs (a residual unit's last conv and its shortcut in one pass)
+
+/// Packs `[Cout, Ca]` and `[Cout, Cb]` 1×1 weights side by side, as one `[Cout, Ca + Cb, 1]` conv over the
+/// channel concatenation `[a; b]`, with bias `[Cout]` (or zeros), for `conv1x1ConcatForward`.
+public func packConcatConv1x1Weights(weightA: UnsafePointer<Float>, channelsA: Int, weightB: UnsafePointer<Float>,
+                                     channelsB: Int, bias: UnsafePointer<Float>?, outChannels: Int) -> PackedConvWeights {
+    PackedConvWeights(rows: outChannels, taps: 1, inChannels: channelsA + channelsB,
+                      weight: { co, _, ci in ci < channelsA ? weightA[co * channelsA + ci] : weightB[co * channelsB + ci - channelsA] },
+                      bias: { co in bias?[co] ?? 0 })
+}
+
+/// `out[co, t] = bias[co] + Σ_{ci < Ca} Wa[co, ci]·f(a[ci, t]) + Σ_{ci < Cb} Wb[co, ci]·b[ci, t]`, t < length,
+/// with `f` = ELU(alpha) when given: a 1×1 conv over `[f(a); b]` without building the concatenation
+/// (EnCodec's residual unit `shortcut(x) + conv_k1(ELU(h))` as one product: its output written once).
+/// - out: `[Cout, length]`, row stride `ldy`; a: `[Ca, length]`, row stride `lda`; b: `[Cb, length]`, row
+///   stride `ldb` (windows of longer buffers for streaming callers); `packed` from `packConcatConv1x1Weights`.
+/// Each output sums in a fixed order (bias, channel blocks of 256, channels of a then b), whatever the
+/// window or thread count.
+public func conv1x1ConcatForward(out: UnsafeMutablePointer<Float>, ldy: Int, a: UnsafePointer<Float>, lda: Int,
+                                 inputELUOnA alpha: Float?, b: UnsafePointer<Float>, ldb: Int, channelsA: Int,
+                                 packed: PackedConvWeights, length: Int) {
+    precondition(packed.taps == 1 && channelsA >= 0 && channelsA <= packed.inChannels && length >= 0,
+                 "conv1x1ConcatForward: packed [\(packed.rows), \(packed.inChannels), \(packed.taps)] with Ca \(channelsA)")
+    precondition(lda >= length && ldb >= length && ldy >= length, "conv1x1ConcatForward: row strides shorter than \(length)")
+    runConvCore(weights: packed, cols: length, layout: { nc in ConvStageLayout(channelStride: nc, tapOffsets: [0]) },
+                stage: { ciLo, ciHi, c0, bc, nc, dst in
+        for ci in ciLo..<ciHi {
+            let fromA = ci < channelsA
+            let src = fromA ? a + ci * lda + c0 : b + (ci - channelsA) * ldb + c0
+            stageRow(dst + (ci - ciLo) * nc, width: nc, src: src, step: 1, count: bc, alpha: fromA ? alpha : nil)
+        }
+    }, store: .rows(y: out, ldy: ldy, accumulate: false))
+}
+
+/// Scalar reference for `conv1x1ConcatForward` (Double sums; weights `[Cout, Ca]`, `[Cout, Cb]`, dense rows).
+public func conv1x1ConcatForwardReference(out: UnsafeMutablePointer<Float>, a: UnsafePointer<Float>, inputELUOnA alpha: Float?,
+                                          b: UnsafePointer<Float>, weightA: UnsafePointer<Float>, channelsA: Int,
+                                          weightB: UnsafePointer<Float>, channelsB: Int, bias: UnsafePointer<Float>?,
+                                          outChannels: Int, length: Int) {
+    for co in 0..<outChannels {
+        for t in 0..<length {
+            var acc = Double(bias?[co] ?? 0)
+            for ci in 0..<channelsA {
+                let v = a[ci * length + t]
+                let fv = alpha.map { v > 0 ? v : $0 * Float(expm1(Double(v))) } ?? v
+                acc += Double(weightA[co * channelsA + ci]) * Double(fv)
+            }
+            for ci in 0..<channelsB { acc += Double(weightB[co * channelsB + ci]) * Double(b[ci * length + t]) }
+            out[co * length + t] = Float(acc)
+        }
     }
 }

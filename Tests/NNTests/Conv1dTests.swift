@@ -98,6 +98,47 @@ final class Conv1dTests: XCTestCase {
         }
     }
 
+    func testConcatConv1x1MatchesReferenceWindowsAndThreads() {
+        // [ELU(a); b] through one 1×1 conv: against the reference (odd lengths, one and several channel
+        // blocks, ragged row tiles, Ca = 0), the same bits on windows of longer rows and on 1 or 2 threads.
+        var rng = SeededRNG(seed: 600)
+        for (ca, cb, cout, n) in [(16, 32, 32, 1001), (1, 1, 1, 1), (3, 5, 7, 50), (128, 256, 256, 97), (0, 4, 6, 30), (33, 2, 9, 2500)] {
+            for alpha: Float? in [1, nil] {
+                let tag = "Ca \(ca) Cb \(cb) Cout \(cout) n \(n) elu \(String(describing: alpha))"
+                let a = rng.floats(max(1, ca * n), -3, 2), b = rng.floats(cb * n, -2, 2)
+                let wa = rng.floats(max(1, cout * ca), -0.3, 0.3), wb = rng.floats(cout * cb, -0.3, 0.3), bias = rng.floats(cout)
+                let packed = packConcatConv1x1Weights(weightA: wa, channelsA: ca, weightB: wb, channelsB: cb, bias: bias, outChannels: cout)
+                var fast = [Float](repeating: .nan, count: cout * n), ref = fast
+                Parallel.withThreads(1) {
+                    conv1x1ConcatForward(out: &fast, ldy: n, a: a, lda: n, inputELUOnA: alpha, b: b, ldb: n, channelsA: ca, packed: packed, length: n)
+                }
+                conv1x1ConcatForwardReference(out: &ref, a: a, inputELUOnA: alpha, b: b, weightA: wa, channelsA: ca, weightB: wb,
+                                              channelsB: cb, bias: bias, outChannels: cout, length: n)
+                if let m = closeness(fast, ref, rtol: 1e-5, atol: 1e-5) { XCTFail("\(tag): \(m)") }
+                var two = [Float](repeating: .nan, count: cout * n)
+                Parallel.withThreads(2) {
+                    conv1x1ConcatForward(out: &two, ldy: n, a: a, lda: n, inputELUOnA: alpha, b: b, ldb: n, channelsA: ca, packed: packed, length: n)
+                }
+                XCTAssertEqual(fast, two, "\(tag): 1 vs 2 threads")
+                // Columns lo ..< hi as windows of the full rows, written into rows of stride n + 5.
+                let lo = n / 3, hi = max(lo + 1, n - n / 4), w = hi - lo, ldy = n + 5
+                var win = [Float](repeating: -7, count: cout * ldy)
+                a.withUnsafeBufferPointer { ap in
+                    b.withUnsafeBufferPointer { bp in
+                        win.withUnsafeMutableBufferPointer { op in
+                            conv1x1ConcatForward(out: op.baseAddress! + 2, ldy: ldy, a: ap.baseAddress! + lo, lda: n, inputELUOnA: alpha,
+                                                 b: bp.baseAddress! + lo, ldb: n, channelsA: ca, packed: packed, length: w)
+                        }
+                    }
+                }
+                for co in 0..<cout {
+                    XCTAssertEqual(Array(win[co * ldy + 2 ..< co * ldy + 2 + w]), Array(fast[co * n + lo ..< co * n + hi]), "\(tag) row \(co)")
+                    XCTAssertEqual(win[co * ldy + 1], -7, "\(tag): written before the window")
+                }
+            }
+        }
+    }
+
     func testThreadCountDoesNotChangeAnyBit() {
         for (i, c) in [Case(b: 2, cin: 16, cout: 21, tin: 2000, k: 3, s: 1, d: 2),
                        Case(b: 1, cin: 8, cout: 64, tin: 1203, k: 4, s: 2, d: 1),
