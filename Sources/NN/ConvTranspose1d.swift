@@ -221,7 +221,16 @@ public struct ConvTranspose1d: Sendable {
                          "ConvTranspose1d: residual is \(residual.shape), the output is [\(sh.batch), \(outChannels), \(sh.outLength)]")
             y = residual
         } else {
-            y = Tensor.zeros([sh.batch, outChannels, sh.outLength])
+            // Every output position is written (all phases of all columns): no zero fill.
+            let n = sh.batch * outChannels * sh.outLength
+            guard n > 0 else { return Tensor.zeros([sh.batch, outChannels, sh.outLength]) }
+            let data = [Float](unsafeUninitializedCapacity: n) { buf, count in
+                x.data.withUnsafeBufferPointer { xp in
+                    convTranspose1dForward(out: buf.baseAddress!, x: xp.baseAddress!, packed: packed, shape: sh, inputELU: alpha)
+                }
+                count = n
+            }
+            return Tensor(shape: [sh.batch, outChannels, sh.outLength], data: data)
         }
         guard y.count > 0 else { return y }
         x.data.withUnsafeBufferPointer { xp in
