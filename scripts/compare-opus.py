@@ -50,7 +50,7 @@ def main():
     ap.add_argument("--model", help="model file (default: codec's default model)")
     ap.add_argument("--data", help="training corpus: evaluate its held-out split")
     ap.add_argument("--held-out", type=float, default=0.05, help="the corpus's held-out fraction (as in codec train)")
-    ap.add_argument("--max-per-category", type=int, default=40, help="held-out clips per category (first N by path)")
+    ap.add_argument("--max-per-category", type=int, default=40, help="held-out clips per category (evenly spaced by path)")
     ap.add_argument("--samples", nargs="*", default=[], help="more files, reported as category 'samples'")
     ap.add_argument("--clip-seconds", type=float, default=10.0)
     ap.add_argument("--stages", type=int, nargs="+", default=[2, 4, 8], help="our stage counts to report")
@@ -61,12 +61,13 @@ def main():
     clips = []  # (category, path)
     if args.data:
         files = run([args.codec, "train", "--data", args.data, "--held-out", str(args.held_out), "--list-held-out"]).split("\n")
-        per = defaultdict(int)
+        by_cat = defaultdict(list)
         for f in sorted(x for x in files if x):
-            cat = os.path.relpath(f, args.data).split(os.sep)[0]
-            if per[cat] < args.max_per_category:
-                per[cat] += 1
-                clips.append((cat, f))
+            by_cat[os.path.relpath(f, args.data).split(os.sep)[0]].append(f)
+        for cat, fs in sorted(by_cat.items()):
+            # Evenly spaced over the sorted paths, so every source of a category is represented.
+            n = min(len(fs), args.max_per_category)
+            clips += [(cat, fs[i * len(fs) // n]) for i in range(n)]
     clips += [("samples", f) for f in args.samples]
     if not clips:
         sys.exit("nothing to evaluate: give --data and/or --samples")
@@ -88,7 +89,7 @@ def main():
             print(f"skip {path}: {e}", file=sys.stderr)
             skipped += 1
             continue
-        if ours["length"] < 24000 // 2:
+        if ours["length"] < 24000 // 4:
             skipped += 1
             continue
         for s in args.stages:
@@ -122,7 +123,7 @@ def main():
     table = "\n".join(lines)
     print(table)
     if skipped:
-        print(f"({skipped} clips skipped: unreadable or shorter than 0.5 s)")
+        print(f"({skipped} clips skipped: unreadable or shorter than 0.25 s)")
     if args.markdown:
         with open(args.markdown, "w") as f:
             f.write(table + "\n")
