@@ -3,6 +3,7 @@ import ArgumentParser
 import AudioIO
 import Codec
 import Foundation
+import Metrics
 import Tokens
 
 /// Reads any audio file and converts it to the model's rate and channel count.
@@ -124,6 +125,9 @@ struct Encode: ParsableCommand {
     @Flag(help: "Hold the whole input in memory instead of streaming (the same result; for comparison).")
     var whole = false
 
+    @Flag(help: "Then print the per-stage quality table (decode with 1, 2, …, K stages; as `codec eval IN`).")
+    var eval = false
+
     func run() throws {
         let start = Date()
         AllocatorPolicy.keepFreedMemory()
@@ -178,6 +182,9 @@ struct Decode: ParsableCommand {
     @Flag(help: "Hold the whole input in memory instead of streaming (the same result; for comparison).")
     var whole = false
 
+    @Flag(help: "Then print the per-stage quality table (decode with 1, 2, …, K stages; as `codec eval IN`).")
+    var eval = false
+
     func run() throws {
         let start = Date()
         AllocatorPolicy.keepFreedMemory()
@@ -217,6 +224,13 @@ struct Decode: ParsableCommand {
                           Double(length) / Double(c.sampleRate), c.sampleRate, codebooks, Date().timeIntervalSince(start))
         if report.clippedSamples > 0 { line += " (clipped \(report.clippedSamples) samples)" }
         print(line)
+        if eval {
+            let t0 = Date()
+            let (r, _) = try StageEvaluator(model: model).evaluate(file: input, keepAudio: [])
+            print("")
+            printStageTable(r)
+            print(String(format: "per-stage table in %.2f s; %@ holds the %d-codebook row", Date().timeIntervalSince(t0), output, codebooks))
+        }
     }
 }
 
@@ -239,6 +253,9 @@ struct Roundtrip: ParsableCommand {
 
     @Flag(help: "Hold the whole input in memory instead of streaming (the same result; for comparison).")
     var whole = false
+
+    @Flag(help: "Then print the per-stage quality table (decode with 1, 2, …, K stages; as `codec eval IN`).")
+    var eval = false
 
     func run() throws {
         let start = Date()
@@ -276,6 +293,13 @@ struct Roundtrip: ParsableCommand {
                           Date().timeIntervalSince(start))
         if report.clippedSamples > 0 { line += " (clipped \(report.clippedSamples) samples)" }
         print(line)
+        if eval {
+            let t0 = Date()
+            let (r, _) = try StageEvaluator(model: model).evaluate(file: input, keepAudio: [])
+            print("")
+            printStageTable(r)
+            print(String(format: "per-stage table in %.2f s; %@ holds the %d-codebook row", Date().timeIntervalSince(t0), output, codebooks))
+        }
     }
 }
 

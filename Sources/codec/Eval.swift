@@ -8,18 +8,19 @@ import Metrics
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure quality: per RVQ stage with --model, or of a degraded file against its reference.",
+        abstract: "Measure quality: per RVQ stage of a model, or of a degraded file against its reference.",
         discussion: """
-        codec eval IN --model M        encode IN once, decode with 1, 2, …, K stages, report each (IN: file or directory)
+        codec eval IN [--model M]      encode IN once, decode with 1, 2, …, K stages, report each (IN: file or directory;
+                                       without --model: the default model)
         codec eval REF DEGRADED        compare two files (e.g. another codec's output)
         Metrics: SNR and SI-SDR (dB), multi-resolution STFT loss (auraloss), log-mel distance; per stage also the
         latent residual energy and each codebook's entropy and dead codes. Undefined values (silence) say why.
         """)
 
-    @Argument(help: ArgumentHelp("An audio file or directory (with --model), or REF DEGRADED.", valueName: "input"))
+    @Argument(help: ArgumentHelp("An audio file or directory (per-stage report), or REF DEGRADED (comparison).", valueName: "input"))
     var inputs: [String]
 
-    @Option(help: ArgumentHelp("Model file (.safetensors, EnCodec .th or Hugging Face .safetensors).", valueName: "path"))
+    @Option(help: ArgumentHelp("Model file (.safetensors, EnCodec .th or Hugging Face .safetensors). Default: the shipped model.", valueName: "path"))
     var model: String?
 
     @Option(help: "Stages to report, 1…K (default: all of the model's codebooks).")
@@ -38,11 +39,10 @@ struct Eval: ParsableCommand {
         if model != nil, inputs.count != 1 {
             throw ValidationError("with --model give one input (a file or a directory), got \(inputs.count)")
         }
-        if model == nil, inputs.count != 2 {
-            throw ValidationError(inputs.count == 1 ? "give --model to evaluate \(inputs[0]) per stage, or two files REF DEGRADED to compare"
-                                                    : "give two files REF DEGRADED to compare (got \(inputs.count))")
+        if model == nil, inputs.isEmpty || inputs.count > 2 {
+            throw ValidationError("give one input (a file or directory) for the per-stage report, or two files REF DEGRADED to compare (got \(inputs.count))")
         }
-        if model == nil, stages != nil || show != nil { throw ValidationError("--stages and --show need --model") }
+        if inputs.count == 2, stages != nil || show != nil { throw ValidationError("--stages and --show are for the per-stage report (one input), not a comparison") }
         if let stages, stages < 1 { throw ValidationError("--stages must be at least 1 (got \(stages))") }
         if let show, parseShow(show) == nil { throw ValidationError("--show takes stage counts separated by commas, e.g. 1,4,8 (got '\(show)')") }
     }
@@ -54,7 +54,9 @@ struct Eval: ParsableCommand {
     }
 
     func run() throws {
-        if let model { try runStages(modelPath: model, input: inputs[0]) } else { try runComparison(inputs[0], inputs[1]) }
+        if inputs.count == 2 { try runComparison(inputs[0], inputs[1]) } else {
+            try runStages(modelPath: model ?? DefaultModel.path(), input: inputs[0])
+        }
     }
 
     // MARK: per-stage report
@@ -91,7 +93,7 @@ struct Eval: ParsableCommand {
         }
         if json { try printJSON(StageOutput(notes: notes, report: r)) } else {
             for n in notes { FileHandle.standardError.write(Data("note: \(n)\n".utf8)) }
-            printStages(r)
+            printStageTable(r)
         }
         if let report {
             let renderer = try SpectrogramRenderer(sampleRate: r.sampleRate)
@@ -113,18 +115,6 @@ struct Eval: ParsableCommand {
 
     struct StageOutput: Encodable { var notes: [String]; var report: StageReport }
 
-    private func printStages(_ r: StageReport) {
-        print("\(r.path): \(r.modelName), \(r.sampleRate) Hz, \(r.channels) ch, \(String(format: "%.2f", r.duration)) s, \(r.latentFrames) latent frames")
-        var rows = [["stages", "kbps", "SNR dB", "SI-SDR dB", "MR-STFT", "log-mel", "latent resid", "entropy bits", "used/dead", "eff. bits"]]
-        for s in r.stages {
-            rows.append(["\(s.stages)", String(format: "%.2f", s.kbps), text(s.quality.snr, "%.2f"), text(s.quality.siSDR, "%.2f"),
-                         text(s.quality.mrSTFT, "%.4f"), text(s.quality.logMel, "%.4f"), String(format: "%.4f", s.latentRelativeResidual),
-                         String(format: "%.3f", s.codebook.entropyBits), "\(s.codebook.usedCodes)/\(s.codebook.deadCodes)",
-                         String(format: "%.3f", s.effectiveBits)])
-        }
-        printTable(rows)
-    }
-
     private func printDirectory(_ d: DirectoryStageReport) {
         let k = d.means.count
         print("\(d.root): \(d.files.count) audio files, \(d.categories.count) categories, model \(d.files.first?.report.modelName ?? "")")
@@ -132,7 +122,7 @@ struct Eval: ParsableCommand {
         for f in d.files {
             let q = f.report.stages[k - 1].quality
             rows.append([f.relativePath, f.category ?? "-", String(format: "%.2f", f.report.duration),
-                         text(q.snr, "%.2f"), text(q.siSDR, "%.2f"), text(q.mrSTFT, "%.4f"), text(q.logMel, "%.4f")])
+                         metricText(q.snr, "%.2f"), metricText(q.siSDR, "%.2f"), metricText(q.mrSTFT, "%.4f"), metricText(q.logMel, "%.4f")])
         }
         print("\nper file at \(k) stages:")
         printTable(rows)
@@ -142,8 +132,8 @@ struct Eval: ParsableCommand {
             print("\nmean over \(name):")
             var t = [["stages", "kbps", "SNR dB", "SI-SDR dB", "MR-STFT", "log-mel", "latent resid", "entropy bits", "dead codes"]]
             for m in means {
-                t.append(["\(m.stages)", String(format: "%.2f", m.kbps), text(m.snr, "%.2f"), text(m.siSDR, "%.2f"),
-                          text(m.mrSTFT, "%.4f"), text(m.logMel, "%.4f"), String(format: "%.4f", m.latentRelativeResidual),
+                t.append(["\(m.stages)", String(format: "%.2f", m.kbps), meanText(m.snr, "%.2f"), meanText(m.siSDR, "%.2f"),
+                          meanText(m.mrSTFT, "%.4f"), meanText(m.logMel, "%.4f"), String(format: "%.4f", m.latentRelativeResidual),
                           String(format: "%.3f", m.entropyBits), String(format: "%.1f", m.deadCodes)])
             }
             printTable(t)
@@ -196,7 +186,7 @@ struct Eval: ParsableCommand {
             for n in notes { FileHandle.standardError.write(Data("note: \(n)\n".utf8)) }
             print("\(degPath) against \(refPath): \(ref.sampleRate) Hz, \(ref.channelCount) ch, \(String(format: "%.3f", ref.duration)) s")
             printTable([["SNR dB", "SI-SDR dB", "MR-STFT", "log-mel"],
-                        [text(figures.snr, "%.2f"), text(figures.siSDR, "%.2f"), text(figures.mrSTFT, "%.4f"), text(figures.logMel, "%.4f")]])
+                        [metricText(figures.snr, "%.2f"), metricText(figures.siSDR, "%.2f"), metricText(figures.mrSTFT, "%.4f"), metricText(figures.logMel, "%.4f")]])
         }
         if let report {
             let renderer = try SpectrogramRenderer(sampleRate: ref.sampleRate)
@@ -216,24 +206,9 @@ struct Eval: ParsableCommand {
 
     // MARK: output helpers
 
-    private func text(_ m: MetricResult, _ format: String) -> String {
-        if case .value(let v) = m, v.isFinite { return String(format: format, v) }
-        return m.description
-    }
-
-    private func text(_ m: MeanMetric, _ format: String) -> String {
-        let s = text(m.mean, format)
+    private func meanText(_ m: MeanMetric, _ format: String) -> String {
+        let s = metricText(m.mean, format)
         return m.definedFiles < m.files && m.definedFiles > 0 ? "\(s) (\(m.definedFiles) of \(m.files) files)" : s
-    }
-
-    private func printTable(_ rows: [[String]]) {
-        let widths = (0..<rows[0].count).map { c in rows.map { $0[c].count }.max()! }
-        for row in rows {
-            print(row.enumerated().map { c, s in
-                c == 0 && !(Int(s) != nil) && rows[0][0] == "file" ? s.padding(toLength: widths[c], withPad: " ", startingAt: 0)
-                    : String(repeating: " ", count: widths[c] - s.count) + s
-            }.joined(separator: "  "))
-        }
     }
 
     private func printJSON<T: Encodable>(_ value: T) throws {
@@ -249,5 +224,35 @@ struct Eval: ParsableCommand {
             throw ValidationError("cannot write the report to \(path): \((error as NSError).localizedDescription)")
         }
         if !json { print("wrote \(path) (\(html.utf8.count / 1024) KiB)") }
+    }
+}
+
+/// The per-stage table of one file (`codec eval`, `codec roundtrip --eval`).
+func printStageTable(_ r: StageReport) {
+    print("\(r.path): \(r.modelName), \(r.sampleRate) Hz, \(r.channels) ch, \(String(format: "%.2f", r.duration)) s, \(r.latentFrames) latent frames")
+    var rows = [["stages", "kbps", "SNR dB", "SI-SDR dB", "MR-STFT", "log-mel", "latent resid", "entropy bits", "used/dead", "eff. bits"]]
+    for s in r.stages {
+        rows.append(["\(s.stages)", String(format: "%.2f", s.kbps), metricText(s.quality.snr, "%.2f"), metricText(s.quality.siSDR, "%.2f"),
+                     metricText(s.quality.mrSTFT, "%.4f"), metricText(s.quality.logMel, "%.4f"), String(format: "%.4f", s.latentRelativeResidual),
+                     String(format: "%.3f", s.codebook.entropyBits), "\(s.codebook.usedCodes)/\(s.codebook.deadCodes)",
+                     String(format: "%.3f", s.effectiveBits)])
+    }
+    printTable(rows)
+}
+
+/// A metric with `format`, or why it is undefined.
+func metricText(_ m: MetricResult, _ format: String) -> String {
+    if case .value(let v) = m, v.isFinite { return String(format: format, v) }
+    return m.description
+}
+
+/// Right-aligned columns (a "file" first column is left-aligned).
+func printTable(_ rows: [[String]]) {
+    let widths = (0..<rows[0].count).map { c in rows.map { $0[c].count }.max()! }
+    for row in rows {
+        print(row.enumerated().map { c, s in
+            c == 0 && !(Int(s) != nil) && rows[0][0] == "file" ? s.padding(toLength: widths[c], withPad: " ", startingAt: 0)
+                : String(repeating: " ", count: widths[c] - s.count) + s
+        }.joined(separator: "  "))
     }
 }

@@ -41,7 +41,7 @@ struct TokensCommand: ParsableCommand {
         @Option(help: "Codebook size N (special token N, flatten offsets q·N). Default: the model's.")
         var bins: Int?
 
-        @Option(name: .long, help: ArgumentHelp("Model whose codebook size to use.", valueName: "path"))
+        @Option(name: .long, help: ArgumentHelp("Model whose codebook size to use (default: the shipped model).", valueName: "path"))
         var model: String?
 
         @Option(name: .shortAndLong, help: "Output .npy.")
@@ -71,7 +71,7 @@ struct TokensCommand: ParsableCommand {
         @Option(help: "Codebook size N. Default: the model's.")
         var bins: Int?
 
-        @Option(name: .long, help: ArgumentHelp("Model whose codebook size to use.", valueName: "path"))
+        @Option(name: .long, help: ArgumentHelp("Model whose codebook size to use (default: the shipped model).", valueName: "path"))
         var model: String?
 
         @Option(name: .shortAndLong, help: "Output .npy.")
@@ -104,12 +104,11 @@ struct TokensCommand: ParsableCommand {
     }
 }
 
-/// Codebook size: `--bins`, else the model's (no silent default: a wrong N gives wrong special tokens).
+/// Codebook size: `--bins`, else `--model`'s, else the default model's.
 private func resolveBins(_ bins: Int?, model: String?) throws -> Int {
     if let bins {
         guard bins >= 1 else { throw ValidationError("--bins must be positive (got \(bins))") }
         return bins
     }
-    if let model { return try ModelArchive.load(path: model).config.bins }
-    throw ValidationError("give the codebook size: --bins N or --model <path>")
+    return try ModelArchive.load(path: model ?? DefaultModel.path()).config.bins
 }

@@ -47,7 +47,7 @@ struct Train: ParsableCommand {
     var lstm: Int = 0
 
     @Option(help: "Total optimisation steps (the learning-rate schedule ends here).")
-    var steps: Int
+    var steps: Int?
 
     @Option(help: "Peak learning rate.")
     var lr: Double = 3e-3
@@ -65,7 +65,7 @@ struct Train: ParsableCommand {
     var seed: UInt64 = 0
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Model file to write (.safetensors).", valueName: "model"))
-    var output: String
+    var output: String?
 
     @Option(help: "Write checkpoint and model every N steps.")
     var checkpointEvery: Int = 100
@@ -88,20 +88,32 @@ struct Train: ParsableCommand {
     @Flag(help: "No progress lines (errors and the summary only).")
     var quiet = false
 
+    @Flag(help: "Print the held-out files of --data (absolute paths, one per line; the split --held-out gives) and exit.")
+    var listHeldOut = false
+
     func validate() throws {
         guard Parameterization(rawValue: parameterization) != nil else {
             throw ValidationError("--parameterization must be mup or sp (got '\(parameterization)')")
         }
-        guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
+        if listHeldOut { return }
+        guard let steps, steps >= 1 else { throw ValidationError(self.steps == nil ? "--steps is required" : "--steps must be at least 1") }
+        guard output != nil else { throw ValidationError("-o/--output (the model file to write) is required") }
         guard cropSeconds > 0 else { throw ValidationError("--crop-seconds must be positive") }
         guard checkpointEvery >= 1, logEvery >= 1, evalEvery >= 0 else {
             throw ValidationError("--checkpoint-every and --log-every must be ≥ 1, --eval-every ≥ 0")
         }
     }
 
-    var checkpointPath: String { output + ".ckpt" }
+    var checkpointPath: String { output! + ".ckpt" }
 
     func run() throws {
+        if listHeldOut {
+            let corpus = try AudioCorpus(directory: data, sampleRate: CodecConfig.trainable24kHz(filters: width).sampleRate,
+                                         heldOutFraction: heldOut)
+            for f in corpus.heldOut { print(f.path) }
+            return
+        }
+        let steps = steps!, output = output!
         let trainer: Trainer
         if resume {
             trainer = try Trainer.resume(checkpoint: checkpointPath, dataDirectory: data, steps: steps)
@@ -162,7 +174,7 @@ struct Train: ParsableCommand {
 
     private func save(_ trainer: Trainer) throws {
         try trainer.saveCheckpoint(to: checkpointPath)
-        if trainer.quantizer.isInitialized { try trainer.exportModel(to: output) }
+        if trainer.quantizer.isInitialized { try trainer.exportModel(to: output!) }
     }
 
     /// Per-stage log-mel distance, STFT loss and SI-SDR on the held-out clips (means), one line per stage.

@@ -43,6 +43,24 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertEqual(rt.status, 0, rt.stderr)
     }
 
+    func testListHeldOutMatchesTheSplitTrainingUses() throws {
+        let data = try corpus()
+        let r = try runProcess(RepoPaths.codecBinary, ["train", "--data", data, "--held-out", "0.5", "--list-held-out"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let listed = r.stdout.split(separator: "\n").map(String.init)
+        XCTAssertFalse(listed.isEmpty)
+        XCTAssertLessThan(listed.count, 6)
+        for f in listed { XCTAssert(f.hasPrefix(data) && FileManager.default.fileExists(atPath: f), f) }
+        // The trainer holds out the same number of files (and its evaluation reads only those).
+        let t = try runProcess(RepoPaths.codecBinary, ["train", "--data", data, "--steps", "1", "-o", dir.path("m.safetensors")] + tinyArguments)
+        XCTAssertEqual(t.status, 0, t.stderr)
+        XCTAssert(t.stdout.contains("\(listed.count) held out") || t.stderr.contains("\(listed.count) held out"), t.stdout + t.stderr)
+        // Without --list-held-out, --steps and -o are required.
+        let bad = try runProcess(RepoPaths.codecBinary, ["train", "--data", data])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssert(bad.stderr.contains("--steps is required"), bad.stderr)
+    }
+
     func testInterruptSavesACheckpointThatResumes() throws {
         let data = try corpus()
         let model = dir.path("m.safetensors")
