@@ -309,7 +309,8 @@ public struct Conv1d: Sendable {
         shape(batch: 1, inLength: inLength, padLeft: padLeft, padRight: padRight).outLength
     }
 
-    func shape(batch: Int, inLength: Int, padLeft: Int = 0, padRight: Int = 0) -> Conv1dShape {
+    /// The layer's `Conv1dShape` for an input of `inLength` steps padded by `padLeft` and `padRight`.
+    public func shape(batch: Int, inLength: Int, padLeft: Int = 0, padRight: Int = 0) -> Conv1dShape {
         Conv1dShape(batch: batch, inChannels: inChannels, outChannels: outChannels, inLength: inLength,
                     kernelSize: kernelSize, stride: stride, dilation: dilation, padLeft: padLeft, padRight: padRight)
     }
@@ -411,5 +412,71 @@ public func conv1x1ConcatForwardReference(out: UnsafeMutablePointer<Float>, a: U
             for ci in 0..<channelsB { acc += Double(weightB[co * channelsB + ci]) * Double(b[ci * length + t]) }
             out[co * length + t] = Float(acc)
         }
+    }
+}
+
+// MARK: A residual unit in time tiles (the path's intermediate stays in cache)
+
+/// EnCodec's residual unit over one sequence, `x [dim, n] → out [dim, n]`:
+/// `out = bias + [W_last | W_shortcut] · [g(h); x]` with `h = conv_k(pad1d(f(x)))` (`first`: `[hidden, dim, K]`,
+/// stride 1, padded back to length n) and `f`, `g` = ELU(inputELU), ELU(hiddenELU) when given; `last` from
+/// `packConcatConv1x1Weights` (`[dim, hidden + dim]`). The time axis is cut into tiles of about
+/// `tileLength` columns; per tile, `h` goes to a `[hidden, tile]` scratch that stays in L2 while the fused 1×1
+/// conv reads it, instead of a `[hidden, n]` tensor written to and read back from memory.
+///
+/// The same bits as `conv1dForward` over the whole row followed by `conv1x1ConcatForward`: each output sums
+/// in the kernels' fixed order, padding is taken from the same input positions (a tile window touches a
+/// padded edge only at the ends of the row, and is longer than the padding, so the short-input reflect rule
+/// does not change), so the result depends on neither `tileLength` nor the thread count.
+/// - shape: the first conv's shape: batch 1, stride 1, `outLength == inLength` (`padLeft + padRight = (K − 1)·d`).
+public func residualUnitForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, shape: Conv1dShape,
+                                first: PackedConvWeights, padMode: PadMode = .zero, inputELU: Float?, hiddenELU: Float?,
+                                last: PackedConvWeights, tileLength: Int) {
+    shape.validate("residualUnitForward")
+    let n = shape.inLength, dim = shape.inChannels, hidden = shape.outChannels
+    precondition(shape.batch == 1 && shape.stride == 1 && shape.outLength == n,
+                 "residualUnitForward: needs batch 1, stride 1 and an output as long as the input, got \(shape)")
+    precondition(first.rows == hidden && first.inChannels == dim && first.taps == shape.kernelSize,
+                 "residualUnitForward: first conv [\(first.rows), \(first.inChannels), \(first.taps)] does not match \(shape)")
+    precondition(last.taps == 1 && last.rows == dim && last.inChannels == hidden + dim,
+                 "residualUnitForward: last [\(last.rows), \(last.inChannels), \(last.taps)], needs [\(dim), \(hidden + dim), 1]")
+    guard n > 0 else { return }
+    let halo = (shape.kernelSize - 1) * shape.dilation
+    let maxPad = max(shape.padLeft, shape.padRight)
+    // Tiles of at least tileLength columns (and longer than the padding and the halo).
+    var tiles = max(1, n / max(1, tileLength))
+    if n / tiles <= maxPad + halo { tiles = 1 }
+    let widest = (n + tiles - 1) / tiles
+    let h = UnsafeMutableRawPointer.allocate(byteCount: hidden * widest * 4, alignment: 64)
+        .bindMemory(to: Float.self, capacity: hidden * widest)
+    defer { h.deallocate() }
+    for i in 0..<tiles {
+        let t0 = i * n / tiles, t1 = (i + 1) * n / tiles
+        // Padded positions t0 ..< t1 + halo are input positions − padLeft; clip to the row, pad the rest.
+        let lo = max(0, t0 - shape.padLeft), hi = min(n, t1 + halo - shape.padLeft)
+        let sub = Conv1dShape(batch: 1, inChannels: dim, outChannels: hidden, inLength: hi - lo,
+                              kernelSize: shape.kernelSize, stride: 1, dilation: shape.dilation,
+                              padLeft: max(0, shape.padLeft - t0), padRight: max(0, t1 + halo - shape.padLeft - n))
+        precondition(sub.outLength == t1 - t0, "residualUnitForward: tile \(t0)..<\(t1) maps to \(sub)")
+        conv1dForward(out: h, x: x + lo, packed: first, shape: sub, padMode: padMode, inputELU: inputELU,
+                      inputRowStride: n, outputRowStride: widest)
+        conv1x1ConcatForward(out: out + t0, ldy: n, a: h, lda: widest, inputELUOnA: hiddenELU, b: x + t0, ldb: n,
+                             channelsA: hidden, packed: last, length: t1 - t0)
+    }
+}
+
+/// Scalar reference for `residualUnitForward` (Double sums): `conv1dForwardReference` then
+/// `conv1x1ConcatForwardReference`, weights in PyTorch layout (`[hidden, dim, K]`, `[dim, hidden]`, `[dim, dim]`).
+public func residualUnitForwardReference(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, shape: Conv1dShape,
+                                         weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, padMode: PadMode = .zero,
+                                         inputELU: Float?, hiddenELU: Float?, lastWeight: UnsafePointer<Float>,
+                                         shortcutWeight: UnsafePointer<Float>, lastBias: UnsafePointer<Float>?) {
+    let n = shape.inLength, dim = shape.inChannels, hidden = shape.outChannels
+    var h = [Float](repeating: 0, count: hidden * n)
+    conv1dForwardReference(out: &h, x: x, weight: weight, bias: bias, shape: shape, padMode: padMode, inputELU: inputELU)
+    h.withUnsafeBufferPointer { hp in
+        conv1x1ConcatForwardReference(out: out, a: hp.baseAddress!, inputELUOnA: hiddenELU, b: x, weightA: lastWeight,
+                                      channelsA: hidden, weightB: shortcutWeight, channelsB: dim, bias: lastBias,
+                                      outChannels: dim, length: n)
     }
 }
