@@ -124,6 +124,16 @@ public func conv1dForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Flo
             return ConvStageLayout(channelStride: s * ld, tapOffsets: (0..<k).map { ($0 * d % s) * ld + $0 * d / s })
         }, stage: { ciLo, ciHi, c0, _, nc, dst in
             let ld = ldStage(nc)
+            if s > 1 && s <= maxDeinterleaveStride {
+                // One contiguous pass over each channel's span, split into the s phases in registers.
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: 8 * maxDeinterleaveStride) { tmp in
+                    for ci in ciLo..<ciHi {
+                        stagePhases(dst + (ci - ciLo) * s * ld, ld: ld, xRow: xb + ci * ldx, shape: shape, first: c0 * s,
+                                    mode: padMode, alpha: alpha, tmp: tmp.baseAddress!)
+                    }
+                }
+                return
+            }
             for ci in ciLo..<ciHi {
                 for r in 0..<s {
                     stagePaddedRow(dst + ((ci - ciLo) * s + r) * ld, width: ld, xRow: xb + ci * ldx, shape: shape,
@@ -228,6 +238,68 @@ private func stagePaddedRow(_ dst: UnsafeMutablePointer<Float>, width: Int, xRow
     // Only the columns outside jLo ..< jHi (a scan of the whole width per row cost ~9 % of an encode).
     for j in 0..<jLo { fill(j) }
     for j in jHi..<width { fill(j) }
+}
+
+/// Largest stride whose phases `stagePhases` splits in one pass.
+let maxDeinterleaveStride = 8
+
+/// Even and odd lanes of the 16 floats (a, b): (a0 a2 a4 a6 b0 b2 b4 b6), (a1 a3 a5 a7 b1 b3 b5 b7).
+@inline(__always)
+private func unzip2(_ a: Vec8, _ b: Vec8) -> (Vec8, Vec8) {
+    (Vec8(a[0], a[2], a[4], a[6], b[0], b[2], b[4], b[6]), Vec8(a[1], a[3], a[5], a[7], b[1], b[3], b[5], b[7]))
+}
+
+/// Stages all `s` phase rows of one channel, `dst[r·ld + j] = xp[first + j·s + r]` (r < s, j < ld; xp the
+/// padded, ELU'd row, zero past the padded length), the values of `stagePaddedRow` for each phase. Where
+/// 8 columns of every phase lie inside the input, their 8·s input values are read contiguously, ELU'd
+/// as vectors and split into the phases (stride 2 and 4 by lane shuffles, others through `tmp`, 8·s
+/// floats); the columns that touch the padding go element by element.
+@inline(__always)
+private func stagePhases(_ dst: UnsafeMutablePointer<Float>, ld: Int, xRow: UnsafePointer<Float>, shape: Conv1dShape,
+                         first: Int, mode: PadMode, alpha: Float?, tmp: UnsafeMutablePointer<Float>) {
+    let s = shape.stride, tin = shape.inLength, left = shape.padLeft, padded = shape.paddedLength
+    let q0 = first - left  // input index of phase 0, column 0
+    let jLo = min(ld, q0 >= 0 ? 0 : (-q0 + s - 1) / s)
+    @inline(__always) func load(_ p: UnsafePointer<Float>) -> Vec8 {
+        let v = load8(p)
+        return alpha.map { elu8(v, $0) } ?? v
+    }
+    var j = jLo
+    while j + 8 <= ld && q0 + (j + 8) * s <= tin {
+        let src = xRow + q0 + j * s  // x[q0 + j·s ..< q0 + (j + 8)·s]
+        if s == 2 {
+            let (e, o) = unzip2(load(src), load(src + 8))
+            store8(e, dst + j); store8(o, dst + ld + j)
+        } else if s == 4 {
+            let (e01, o01) = unzip2(load(src), load(src + 8))
+            let (e23, o23) = unzip2(load(src + 16), load(src + 24))
+            let (p0, p2) = unzip2(e01, e23), (p1, p3) = unzip2(o01, o23)
+            store8(p0, dst + j); store8(p1, dst + ld + j); store8(p2, dst + 2 * ld + j); store8(p3, dst + 3 * ld + j)
+        } else {
+            for v in 0..<s { store8(load(src + 8 * v), tmp + 8 * v) }
+            for r in 0..<s {
+                let row = dst + r * ld + j
+                for l in 0..<8 { row[l] = tmp[l * s + r] }
+            }
+        }
+        j += 8
+    }
+    let jHi = j
+    // The columns outside jLo ..< jHi (padding, the tail), element by element.
+    for r in 0..<s {
+        let row = dst + r * ld
+        func fill(_ j: Int) {
+            let p = first + j * s + r
+            if p >= padded { row[j] = 0; return }
+            if let i = paddedSource(p - left, length: tin, left: left, right: shape.padRight, mode: mode) {
+                row[j] = alpha.map { elu1(xRow[i], $0) } ?? xRow[i]
+            } else {
+                row[j] = mode.fill
+            }
+        }
+        for j in 0..<jLo { fill(j) }
+        for j in jHi..<ld { fill(j) }
+    }
 }
 
 /// Scalar reference for `conv1dForward`: ELU, then `pad1dForward`, then the formula above in plain loops,

@@ -218,7 +218,11 @@ final class Conv1dTests: XCTestCase {
         // and ELU: the fused kernel must give the bits of conv(pad1d(elu(x))) and match the reference.
         var rng = SeededRNG(seed: 400)
         for (cin, cout, tin, k, s, d, l, r) in [(3, 5, 40, 3, 1, 1, 2, 0), (4, 6, 33, 4, 2, 1, 2, 1), (2, 3, 5, 7, 1, 2, 9, 3),
-                                                (3, 4, 2, 3, 1, 1, 3, 3), (5, 2, 700, 10, 5, 1, 5, 4), (2, 2, 0, 3, 1, 1, 1, 2)] {
+                                                (3, 4, 2, 3, 1, 1, 3, 3), (5, 2, 700, 10, 5, 1, 5, 4), (2, 2, 0, 3, 1, 1, 1, 2),
+                                                // Strides whose phases are split in registers (2, 4) or via a
+                                                // buffer (3, 8), long enough for the vector interior.
+                                                (3, 4, 301, 4, 2, 1, 2, 1), (2, 3, 250, 8, 4, 1, 4, 3), (2, 2, 517, 16, 8, 1, 8, 7),
+                                                (3, 2, 100, 6, 3, 1, 3, 2), (2, 3, 37, 4, 2, 2, 6, 0)] {
             for mode in [PadMode.zero, .constant(0.75), .reflect, .replicate] {
                 if case .replicate = mode, tin == 0 { continue }
                 for alpha: Float? in [nil, 1] {
