@@ -253,7 +253,7 @@ private func unzip2(_ a: Vec8, _ b: Vec8) -> (Vec8, Vec8) {
 /// padded, ELU'd row, zero past the padded length), the values of `stagePaddedRow` for each phase. Where
 /// 8 columns of every phase lie inside the input, their 8·s input values are read contiguously, ELU'd
 /// as vectors and split into the phases (stride 2 and 4 by lane shuffles, others through `tmp`, 8·s
-/// floats); the columns that touch the padding go element by element.
+/// floats); the rest of the input by a strided copy per phase, the padding element by element.
 @inline(__always)
 private func stagePhases(_ dst: UnsafeMutablePointer<Float>, ld: Int, xRow: UnsafePointer<Float>, shape: Conv1dShape,
                          first: Int, mode: PadMode, alpha: Float?, tmp: UnsafeMutablePointer<Float>) {
@@ -285,9 +285,15 @@ private func stagePhases(_ dst: UnsafeMutablePointer<Float>, ld: Int, xRow: Unsa
         j += 8
     }
     let jHi = j
-    // The columns outside jLo ..< jHi (padding, the tail), element by element.
     for r in 0..<s {
         let row = dst + r * ld
+        // Columns past the vector part still inside the input: a strided copy, ELU'd as vectors.
+        let qr = q0 + r
+        let jEnd = max(jHi, min(ld, qr >= tin ? 0 : (tin - qr + s - 1) / s))
+        if jEnd > jHi {
+            stageRow(row + jHi, width: jEnd - jHi, src: xRow + qr + jHi * s, step: s, count: jEnd - jHi, alpha: alpha)
+        }
+        // The padding (and beyond), element by element.
         func fill(_ j: Int) {
             let p = first + j * s + r
             if p >= padded { row[j] = 0; return }
@@ -298,7 +304,7 @@ private func stagePhases(_ dst: UnsafeMutablePointer<Float>, ld: Int, xRow: Unsa
             }
         }
         for j in 0..<jLo { fill(j) }
-        for j in jHi..<ld { fill(j) }
+        for j in jEnd..<ld { fill(j) }
     }
 }
 
