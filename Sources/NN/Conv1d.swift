@@ -124,6 +124,16 @@ public func conv1dForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Flo
             return ConvStageLayout(channelStride: s * ld, tapOffsets: (0..<k).map { ($0 * d % s) * ld + $0 * d / s })
         }, stage: { ciLo, ciHi, c0, _, nc, dst in
             let ld = ldStage(nc)
+            if s > 1 && s <= maxDeinterleaveStride {
+                // One contiguous pass over each channel's span, split into the s phases in registers.
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: 8 * maxDeinterleaveStride) { tmp in
+                    for ci in ciLo..<ciHi {
+                        stagePhases(dst + (ci - ciLo) * s * ld, ld: ld, xRow: xb + ci * ldx, shape: shape, first: c0 * s,
+                                    mode: padMode, alpha: alpha, tmp: tmp.baseAddress!)
+                    }
+                }
+                return
+            }
             for ci in ciLo..<ciHi {
                 for r in 0..<s {
                     stagePaddedRow(dst + ((ci - ciLo) * s + r) * ld, width: ld, xRow: xb + ci * ldx, shape: shape,
@@ -230,6 +240,74 @@ private func stagePaddedRow(_ dst: UnsafeMutablePointer<Float>, width: Int, xRow
     for j in jHi..<width { fill(j) }
 }
 
+/// Largest stride whose phases `stagePhases` splits in one pass.
+let maxDeinterleaveStride = 8
+
+/// Even and odd lanes of the 16 floats (a, b): (a0 a2 a4 a6 b0 b2 b4 b6), (a1 a3 a5 a7 b1 b3 b5 b7).
+@inline(__always)
+private func unzip2(_ a: Vec8, _ b: Vec8) -> (Vec8, Vec8) {
+    (Vec8(a[0], a[2], a[4], a[6], b[0], b[2], b[4], b[6]), Vec8(a[1], a[3], a[5], a[7], b[1], b[3], b[5], b[7]))
+}
+
+/// Stages all `s` phase rows of one channel, `dst[r·ld + j] = xp[first + j·s + r]` (r < s, j < ld; xp the
+/// padded, ELU'd row, zero past the padded length), the values of `stagePaddedRow` for each phase. Where
+/// 8 columns of every phase lie inside the input, their 8·s input values are read contiguously, ELU'd
+/// as vectors and split into the phases (stride 2 and 4 by lane shuffles, others through `tmp`, 8·s
+/// floats); the rest of the input by a strided copy per phase, the padding element by element.
+@inline(__always)
+private func stagePhases(_ dst: UnsafeMutablePointer<Float>, ld: Int, xRow: UnsafePointer<Float>, shape: Conv1dShape,
+                         first: Int, mode: PadMode, alpha: Float?, tmp: UnsafeMutablePointer<Float>) {
+    let s = shape.stride, tin = shape.inLength, left = shape.padLeft, padded = shape.paddedLength
+    let q0 = first - left  // input index of phase 0, column 0
+    let jLo = min(ld, q0 >= 0 ? 0 : (-q0 + s - 1) / s)
+    @inline(__always) func load(_ p: UnsafePointer<Float>) -> Vec8 {
+        let v = load8(p)
+        return alpha.map { elu8(v, $0) } ?? v
+    }
+    var j = jLo
+    while j + 8 <= ld && q0 + (j + 8) * s <= tin {
+        let src = xRow + q0 + j * s  // x[q0 + j·s ..< q0 + (j + 8)·s]
+        if s == 2 {
+            let (e, o) = unzip2(load(src), load(src + 8))
+            store8(e, dst + j); store8(o, dst + ld + j)
+        } else if s == 4 {
+            let (e01, o01) = unzip2(load(src), load(src + 8))
+            let (e23, o23) = unzip2(load(src + 16), load(src + 24))
+            let (p0, p2) = unzip2(e01, e23), (p1, p3) = unzip2(o01, o23)
+            store8(p0, dst + j); store8(p1, dst + ld + j); store8(p2, dst + 2 * ld + j); store8(p3, dst + 3 * ld + j)
+        } else {
+            for v in 0..<s { store8(load(src + 8 * v), tmp + 8 * v) }
+            for r in 0..<s {
+                let row = dst + r * ld + j
+                for l in 0..<8 { row[l] = tmp[l * s + r] }
+            }
+        }
+        j += 8
+    }
+    let jHi = j
+    for r in 0..<s {
+        let row = dst + r * ld
+        // Columns past the vector part still inside the input: a strided copy, ELU'd as vectors.
+        let qr = q0 + r
+        let jEnd = max(jHi, min(ld, qr >= tin ? 0 : (tin - qr + s - 1) / s))
+        if jEnd > jHi {
+            stageRow(row + jHi, width: jEnd - jHi, src: xRow + qr + jHi * s, step: s, count: jEnd - jHi, alpha: alpha)
+        }
+        // The padding (and beyond), element by element.
+        func fill(_ j: Int) {
+            let p = first + j * s + r
+            if p >= padded { row[j] = 0; return }
+            if let i = paddedSource(p - left, length: tin, left: left, right: shape.padRight, mode: mode) {
+                row[j] = alpha.map { elu1(xRow[i], $0) } ?? xRow[i]
+            } else {
+                row[j] = mode.fill
+            }
+        }
+        for j in 0..<jLo { fill(j) }
+        for j in jEnd..<ld { fill(j) }
+    }
+}
+
 /// Scalar reference for `conv1dForward`: ELU, then `pad1dForward`, then the formula above in plain loops,
 /// accumulated in Double.
 public func conv1dForwardReference(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
@@ -309,7 +387,8 @@ public struct Conv1d: Sendable {
         shape(batch: 1, inLength: inLength, padLeft: padLeft, padRight: padRight).outLength
     }
 
-    func shape(batch: Int, inLength: Int, padLeft: Int = 0, padRight: Int = 0) -> Conv1dShape {
+    /// The layer's `Conv1dShape` for an input of `inLength` steps padded by `padLeft` and `padRight`.
+    public func shape(batch: Int, inLength: Int, padLeft: Int = 0, padRight: Int = 0) -> Conv1dShape {
         Conv1dShape(batch: batch, inChannels: inChannels, outChannels: outChannels, inLength: inLength,
                     kernelSize: kernelSize, stride: stride, dilation: dilation, padLeft: padLeft, padRight: padRight)
     }
@@ -411,5 +490,71 @@ public func conv1x1ConcatForwardReference(out: UnsafeMutablePointer<Float>, a: U
             for ci in 0..<channelsB { acc += Double(weightB[co * channelsB + ci]) * Double(b[ci * length + t]) }
             out[co * length + t] = Float(acc)
         }
+    }
+}
+
+// MARK: A residual unit in time tiles (the path's intermediate stays in cache)
+
+/// EnCodec's residual unit over one sequence, `x [dim, n] → out [dim, n]`:
+/// `out = bias + [W_last | W_shortcut] · [g(h); x]` with `h = conv_k(pad1d(f(x)))` (`first`: `[hidden, dim, K]`,
+/// stride 1, padded back to length n) and `f`, `g` = ELU(inputELU), ELU(hiddenELU) when given; `last` from
+/// `packConcatConv1x1Weights` (`[dim, hidden + dim]`). The time axis is cut into tiles of about
+/// `tileLength` columns; per tile, `h` goes to a `[hidden, tile]` scratch that stays in L2 while the fused 1×1
+/// conv reads it, instead of a `[hidden, n]` tensor written to and read back from memory.
+///
+/// The same bits as `conv1dForward` over the whole row followed by `conv1x1ConcatForward`: each output sums
+/// in the kernels' fixed order, padding is taken from the same input positions (a tile window touches a
+/// padded edge only at the ends of the row, and is longer than the padding, so the short-input reflect rule
+/// does not change), so the result depends on neither `tileLength` nor the thread count.
+/// - shape: the first conv's shape: batch 1, stride 1, `outLength == inLength` (`padLeft + padRight = (K − 1)·d`).
+public func residualUnitForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, shape: Conv1dShape,
+                                first: PackedConvWeights, padMode: PadMode = .zero, inputELU: Float?, hiddenELU: Float?,
+                                last: PackedConvWeights, tileLength: Int) {
+    shape.validate("residualUnitForward")
+    let n = shape.inLength, dim = shape.inChannels, hidden = shape.outChannels
+    precondition(shape.batch == 1 && shape.stride == 1 && shape.outLength == n,
+                 "residualUnitForward: needs batch 1, stride 1 and an output as long as the input, got \(shape)")
+    precondition(first.rows == hidden && first.inChannels == dim && first.taps == shape.kernelSize,
+                 "residualUnitForward: first conv [\(first.rows), \(first.inChannels), \(first.taps)] does not match \(shape)")
+    precondition(last.taps == 1 && last.rows == dim && last.inChannels == hidden + dim,
+                 "residualUnitForward: last [\(last.rows), \(last.inChannels), \(last.taps)], needs [\(dim), \(hidden + dim), 1]")
+    guard n > 0 else { return }
+    let halo = (shape.kernelSize - 1) * shape.dilation
+    let maxPad = max(shape.padLeft, shape.padRight)
+    // Tiles of at least tileLength columns (and longer than the padding and the halo).
+    var tiles = max(1, n / max(1, tileLength))
+    if n / tiles <= maxPad + halo { tiles = 1 }
+    let widest = (n + tiles - 1) / tiles
+    let h = UnsafeMutableRawPointer.allocate(byteCount: hidden * widest * 4, alignment: 64)
+        .bindMemory(to: Float.self, capacity: hidden * widest)
+    defer { h.deallocate() }
+    for i in 0..<tiles {
+        let t0 = i * n / tiles, t1 = (i + 1) * n / tiles
+        // Padded positions t0 ..< t1 + halo are input positions − padLeft; clip to the row, pad the rest.
+        let lo = max(0, t0 - shape.padLeft), hi = min(n, t1 + halo - shape.padLeft)
+        let sub = Conv1dShape(batch: 1, inChannels: dim, outChannels: hidden, inLength: hi - lo,
+                              kernelSize: shape.kernelSize, stride: 1, dilation: shape.dilation,
+                              padLeft: max(0, shape.padLeft - t0), padRight: max(0, t1 + halo - shape.padLeft - n))
+        precondition(sub.outLength == t1 - t0, "residualUnitForward: tile \(t0)..<\(t1) maps to \(sub)")
+        conv1dForward(out: h, x: x + lo, packed: first, shape: sub, padMode: padMode, inputELU: inputELU,
+                      inputRowStride: n, outputRowStride: widest)
+        conv1x1ConcatForward(out: out + t0, ldy: n, a: h, lda: widest, inputELUOnA: hiddenELU, b: x + t0, ldb: n,
+                             channelsA: hidden, packed: last, length: t1 - t0)
+    }
+}
+
+/// Scalar reference for `residualUnitForward` (Double sums): `conv1dForwardReference` then
+/// `conv1x1ConcatForwardReference`, weights in PyTorch layout (`[hidden, dim, K]`, `[dim, hidden]`, `[dim, dim]`).
+public func residualUnitForwardReference(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, shape: Conv1dShape,
+                                         weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, padMode: PadMode = .zero,
+                                         inputELU: Float?, hiddenELU: Float?, lastWeight: UnsafePointer<Float>,
+                                         shortcutWeight: UnsafePointer<Float>, lastBias: UnsafePointer<Float>?) {
+    let n = shape.inLength, dim = shape.inChannels, hidden = shape.outChannels
+    var h = [Float](repeating: 0, count: hidden * n)
+    conv1dForwardReference(out: &h, x: x, weight: weight, bias: bias, shape: shape, padMode: padMode, inputELU: inputELU)
+    h.withUnsafeBufferPointer { hp in
+        conv1x1ConcatForwardReference(out: out, a: hp.baseAddress!, inputELUOnA: hiddenELU, b: x, weightA: lastWeight,
+                                      channelsA: hidden, weightB: shortcutWeight, channelsB: dim, bias: lastBias,
+                                      outChannels: dim, length: n)
     }
 }

@@ -139,6 +139,46 @@ final class Conv1dTests: XCTestCase {
         }
     }
 
+    func testResidualUnitTilesMatchUntiledAndReference() {
+        // EnCodec's residual unit in time tiles: the same bits as the whole-row kernels (conv1dForward then
+        // conv1x1ConcatForward) for every tile length (tiles that start inside the left padding's reach, a
+        // last tile that holds the right padding, one tile) and thread count; close to the Double reference.
+        var rng = SeededRNG(seed: 700)
+        let cases: [(dim: Int, hidden: Int, n: Int, k: Int, d: Int, left: Int, right: Int, mode: PadMode)] = [
+            (8, 4, 1001, 3, 1, 2, 0, .reflect), (5, 3, 777, 3, 3, 6, 0, .reflect), (7, 2, 500, 3, 2, 2, 2, .reflect),
+            (6, 3, 613, 5, 1, 2, 2, .replicate), (4, 4, 403, 3, 1, 2, 0, .constant(0)), (32, 16, 2999, 3, 1, 2, 0, .reflect),
+            (3, 1, 9, 3, 1, 2, 0, .reflect), (9, 5, 3, 3, 2, 4, 0, .reflect)]
+        for c in cases {
+            let tag = "dim \(c.dim) hidden \(c.hidden) n \(c.n) k \(c.k) d \(c.d) pad \(c.left)/\(c.right) \(c.mode)"
+            let shape = Conv1dShape(inChannels: c.dim, outChannels: c.hidden, inLength: c.n, kernelSize: c.k, dilation: c.d,
+                                    padLeft: c.left, padRight: c.right)
+            let x = rng.floats(c.dim * c.n, -2, 2)
+            let w = rng.floats(shape.weightCount, -0.4, 0.4), b = rng.floats(c.hidden)
+            let wl = rng.floats(c.dim * c.hidden, -0.3, 0.3), ws = rng.floats(c.dim * c.dim, -0.3, 0.3), bl = rng.floats(c.dim)
+            let first = packConv1dWeights(w, bias: b, outChannels: c.hidden, inChannels: c.dim, kernelSize: c.k)
+            let last = packConcatConv1x1Weights(weightA: wl, channelsA: c.hidden, weightB: ws, channelsB: c.dim, bias: bl, outChannels: c.dim)
+            // Untiled: the path output for the whole row, then the fused 1×1 conv.
+            var h = [Float](repeating: .nan, count: c.hidden * c.n), whole = [Float](repeating: .nan, count: c.dim * c.n)
+            Parallel.withThreads(1) {
+                conv1dForward(out: &h, x: x, packed: first, shape: shape, padMode: c.mode, inputELU: 1)
+                conv1x1ConcatForward(out: &whole, ldy: c.n, a: h, lda: c.n, inputELUOnA: 1, b: x, ldb: c.n, channelsA: c.hidden,
+                                     packed: last, length: c.n)
+            }
+            var ref = [Float](repeating: .nan, count: c.dim * c.n)
+            residualUnitForwardReference(out: &ref, x: x, shape: shape, weight: w, bias: b, padMode: c.mode, inputELU: 1, hiddenELU: 1,
+                                         lastWeight: wl, shortcutWeight: ws, lastBias: bl)
+            if let m = closeness(whole, ref, rtol: 1e-5, atol: 1e-5) { XCTFail("\(tag): \(m)") }
+            for (tile, threads) in [(1, 1), (7, 1), (50, 2), (128, 1), (333, 2), (480, 1), (100_000, 1)] {
+                var out = [Float](repeating: .nan, count: c.dim * c.n)
+                Parallel.withThreads(threads) {
+                    residualUnitForward(out: &out, x: x, shape: shape, first: first, padMode: c.mode, inputELU: 1, hiddenELU: 1,
+                                        last: last, tileLength: tile)
+                }
+                XCTAssertEqual(out, whole, "\(tag): tiles of \(tile), \(threads) threads vs untiled")
+            }
+        }
+    }
+
     func testThreadCountDoesNotChangeAnyBit() {
         for (i, c) in [Case(b: 2, cin: 16, cout: 21, tin: 2000, k: 3, s: 1, d: 2),
                        Case(b: 1, cin: 8, cout: 64, tin: 1203, k: 4, s: 2, d: 1),
@@ -178,7 +218,11 @@ final class Conv1dTests: XCTestCase {
         // and ELU: the fused kernel must give the bits of conv(pad1d(elu(x))) and match the reference.
         var rng = SeededRNG(seed: 400)
         for (cin, cout, tin, k, s, d, l, r) in [(3, 5, 40, 3, 1, 1, 2, 0), (4, 6, 33, 4, 2, 1, 2, 1), (2, 3, 5, 7, 1, 2, 9, 3),
-                                                (3, 4, 2, 3, 1, 1, 3, 3), (5, 2, 700, 10, 5, 1, 5, 4), (2, 2, 0, 3, 1, 1, 1, 2)] {
+                                                (3, 4, 2, 3, 1, 1, 3, 3), (5, 2, 700, 10, 5, 1, 5, 4), (2, 2, 0, 3, 1, 1, 1, 2),
+                                                // Strides whose phases are split in registers (2, 4) or via a
+                                                // buffer (3, 8), long enough for the vector interior.
+                                                (3, 4, 301, 4, 2, 1, 2, 1), (2, 3, 250, 8, 4, 1, 4, 3), (2, 2, 517, 16, 8, 1, 8, 7),
+                                                (3, 2, 100, 6, 3, 1, 3, 2), (2, 3, 37, 4, 2, 2, 6, 0)] {
             for mode in [PadMode.zero, .constant(0.75), .reflect, .replicate] {
                 if case .replicate = mode, tin == 0 { continue }
                 for alpha: Float? in [nil, 1] {
