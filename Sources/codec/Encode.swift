@@ -125,8 +125,6 @@ struct Encode: ParsableCommand {
     @Flag(help: "Hold the whole input in memory instead of streaming (the same result; for comparison).")
     var whole = false
 
-    @Flag(help: "Then print the per-stage quality table (decode with 1, 2, …, K stages; as `codec eval IN`).")
-    var eval = false
 
     func run() throws {
         let start = Date()
@@ -182,8 +180,6 @@ struct Decode: ParsableCommand {
     @Flag(help: "Hold the whole input in memory instead of streaming (the same result; for comparison).")
     var whole = false
 
-    @Flag(help: "Then print the per-stage quality table (decode with 1, 2, …, K stages; as `codec eval IN`).")
-    var eval = false
 
     func run() throws {
         let start = Date()
@@ -224,13 +220,6 @@ struct Decode: ParsableCommand {
                           Double(length) / Double(c.sampleRate), c.sampleRate, codebooks, Date().timeIntervalSince(start))
         if report.clippedSamples > 0 { line += " (clipped \(report.clippedSamples) samples)" }
         print(line)
-        if eval {
-            let t0 = Date()
-            let (r, _) = try StageEvaluator(model: model).evaluate(file: input, keepAudio: [])
-            print("")
-            printStageTable(r)
-            print(String(format: "per-stage table in %.2f s; %@ holds the %d-codebook row", Date().timeIntervalSince(t0), output, codebooks))
-        }
     }
 }
 
