@@ -125,7 +125,6 @@ struct Encode: ParsableCommand {
     @Flag(help: "Hold the whole input in memory instead of streaming (the same result; for comparison).")
     var whole = false
 
-
     func run() throws {
         let start = Date()
         AllocatorPolicy.keepFreedMemory()
@@ -179,7 +178,6 @@ struct Decode: ParsableCommand {
 
     @Flag(help: "Hold the whole input in memory instead of streaming (the same result; for comparison).")
     var whole = false
-
 
     func run() throws {
         let start = Date()
