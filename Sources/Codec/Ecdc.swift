@@ -96,16 +96,7 @@ public enum Ecdc {
     public static func read(path: String, config: CodecConfig) throws -> EncodedAudio {
         let data = try readFile(path)
         let (h, start) = try parseHeader(data, path: path)
-        guard !h.useLM else {
-            throw CodecError.corruptTokens(path: path, reason: "written with EnCodec's language model (lm: true), which is not supported")
-        }
-        guard h.modelName == config.name else {
-            throw CodecError.modelMismatch(path: path, reason: "file was made with '\(h.modelName)', the model is '\(config.name)'")
-        }
-        guard h.codebooks >= 1, h.codebooks <= config.codebooks else {
-            throw CodecError.modelMismatch(path: path, reason: "file has \(h.codebooks) codebooks, the model has \(config.codebooks)")
-        }
-        guard h.audioLength >= 1 else { throw CodecError.corruptTokens(path: path, reason: "audio length \(h.audioLength)") }
+        try check(h, path: path, config: config)
         let bits = config.bitsPerCodebook
         let segLen = config.segmentLength ?? h.audioLength
         let stride = config.segmentStride ?? h.audioLength
@@ -151,6 +142,20 @@ public enum Ecdc {
 
     private static func truncated(_ path: String, _ offset: Int) -> CodecError {
         .corruptTokens(path: path, reason: "truncated: the data ends inside the segment starting at sample \(offset)")
+    }
+
+    /// A header `config` can decode: no language model, the same model name, 1…K codebooks, a length.
+    static func check(_ h: EcdcHeader, path: String, config: CodecConfig) throws {
+        guard !h.useLM else {
+            throw CodecError.corruptTokens(path: path, reason: "written with EnCodec's language model (lm: true), which is not supported")
+        }
+        guard h.modelName == config.name else {
+            throw CodecError.modelMismatch(path: path, reason: "file was made with '\(h.modelName)', the model is '\(config.name)'")
+        }
+        guard h.codebooks >= 1, h.codebooks <= config.codebooks else {
+            throw CodecError.modelMismatch(path: path, reason: "file has \(h.codebooks) codebooks, the model has \(config.codebooks)")
+        }
+        guard h.audioLength >= 1 else { throw CodecError.corruptTokens(path: path, reason: "audio length \(h.audioLength)") }
     }
 
     static func readFile(_ path: String) throws -> Data {

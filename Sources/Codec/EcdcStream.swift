@@ -153,16 +153,7 @@ public final class EcdcReader {
         header = h
         position = end
         bufferStart = end
-        guard !h.useLM else {
-            throw CodecError.corruptTokens(path: path, reason: "written with EnCodec's language model (lm: true), which is not supported")
-        }
-        guard h.modelName == config.name else {
-            throw CodecError.modelMismatch(path: path, reason: "file was made with '\(h.modelName)', the model is '\(config.name)'")
-        }
-        guard h.codebooks >= 1, h.codebooks <= config.codebooks else {
-            throw CodecError.modelMismatch(path: path, reason: "file has \(h.codebooks) codebooks, the model has \(config.codebooks)")
-        }
-        guard h.audioLength >= 1 else { throw CodecError.corruptTokens(path: path, reason: "audio length \(h.audioLength)") }
+        try Ecdc.check(h, path: path, config: config)
     }
 
     deinit { try? file.close() }

@@ -55,7 +55,7 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         if inputs.count == 2 { try runComparison(inputs[0], inputs[1]) } else {
-            try runStages(modelPath: model ?? DefaultModel.path(), input: inputs[0])
+            try runStages(modelPath: DefaultModel.path(given: model), input: inputs[0])
         }
     }
 

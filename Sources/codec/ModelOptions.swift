@@ -8,7 +8,7 @@ struct ModelOptions: ParsableArguments {
     var model: String?
 
     /// The model file to use: `--model`, else the default model.
-    func resolvedPath() throws -> String { try model ?? DefaultModel.path() }
+    func resolvedPath() throws -> String { try DefaultModel.path(given: model) }
 
     /// The model as stored (config and tensors), e.g. for its fingerprint.
     func loadArchive() throws -> ModelArchive { try ModelArchive.load(path: try resolvedPath()) }
@@ -39,7 +39,9 @@ enum DefaultModel {
         return paths
     }
 
-    static func path() throws -> String {
+    /// `given` (a `--model` value) if there is one, else the default model's path.
+    static func path(given: String? = nil) throws -> String {
+        if let given { return given }
         let fm = FileManager.default
         if let env = ProcessInfo.processInfo.environment["NEURALCODEC_MODEL"], !env.isEmpty {
             guard fm.fileExists(atPath: env) else {

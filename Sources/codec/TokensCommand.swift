@@ -38,17 +38,13 @@ struct TokensCommand: ParsableCommand {
         @Option(help: "Pattern: \(TokenPattern.allCases.map(\.rawValue).joined(separator: ", ")).")
         var pattern: TokenPattern
 
-        @Option(help: "Codebook size N (special token N, flatten offsets q·N). Default: the model's.")
-        var bins: Int?
-
-        @Option(name: .long, help: ArgumentHelp("Model whose codebook size to use (default: the shipped model).", valueName: "path"))
-        var model: String?
+        @OptionGroup var size: CodebookSizeOptions
 
         @Option(name: .shortAndLong, help: "Output .npy.")
         var output: String
 
         func run() throws {
-            let n = try resolveBins(bins, model: model)
+            let n = try size.resolve()
             let codes = try TokenFile.readCodes(path: input)
             let seq = try TokenLayout(pattern: pattern, bins: n).layout(codes, path: input)
             try TokenFile.writeSequence(seq, to: output)
@@ -68,17 +64,13 @@ struct TokensCommand: ParsableCommand {
         @Option(help: "Codebooks K (needed for flatten).")
         var codebooks: Int?
 
-        @Option(help: "Codebook size N. Default: the model's.")
-        var bins: Int?
-
-        @Option(name: .long, help: ArgumentHelp("Model whose codebook size to use (default: the shipped model).", valueName: "path"))
-        var model: String?
+        @OptionGroup var size: CodebookSizeOptions
 
         @Option(name: .shortAndLong, help: "Output .npy.")
         var output: String
 
         func run() throws {
-            let n = try resolveBins(bins, model: model)
+            let n = try size.resolve()
             let codes = try TokenFile.readCodes(path: input, pattern: pattern, bins: n, codebooks: codebooks)
             try TokenFile.writeCodes(codes, to: output)
             print("reverted \(input) (\(pattern.rawValue)) → \(output) [\(codes.rows), \(codes.columns)]")
@@ -104,11 +96,19 @@ struct TokensCommand: ParsableCommand {
     }
 }
 
-/// Codebook size: `--bins`, else `--model`'s, else the default model's.
-private func resolveBins(_ bins: Int?, model: String?) throws -> Int {
-    if let bins {
-        guard bins >= 1 else { throw ValidationError("--bins must be positive (got \(bins))") }
-        return bins
+/// Codebook size N of `tokens layout`/`unlayout`: `--bins`, else `--model`'s, else the default model's.
+struct CodebookSizeOptions: ParsableArguments {
+    @Option(help: "Codebook size N (special token N, flatten offsets q·N). Default: the model's.")
+    var bins: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Model whose codebook size to use (default: the shipped model).", valueName: "path"))
+    var model: String?
+
+    func resolve() throws -> Int {
+        if let bins {
+            guard bins >= 1 else { throw ValidationError("--bins must be positive (got \(bins))") }
+            return bins
+        }
+        return try ModelArchive.load(path: DefaultModel.path(given: model)).config.bins
     }
-    return try ModelArchive.load(path: model ?? DefaultModel.path()).config.bins
 }
