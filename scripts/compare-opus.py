@@ -105,6 +105,9 @@ def main():
             rows[cat][f"opus {b:g} kbps"].append({m: value(q[m]) for m in METRICS})
         print(f"[{i + 1}/{len(clips)}] {cat} {os.path.basename(path)}", file=sys.stderr)
 
+    if not rows:
+        sys.exit(f"no clip could be evaluated ({skipped} skipped; reasons above)")
+
     def mean(items, m):
         v = [x[m] for x in items if x[m] is not None and math.isfinite(x[m])]
         return (sum(v) / len(v), len(v)) if v else (None, 0)
