@@ -7,7 +7,8 @@ it as a `.th` checkpoint, writes a 24 kHz test signal of each duration, then for
   - PyTorch: model.encode(x) and model.decode(frames) under torch.no_grad(), torch.set_num_threads(n)
   - NeuralCodec: .build/release/bench-codec on the same checkpoint and WAV (NEURALCODEC threads n)
 and prints real-time factors (seconds of compute per second of audio; lower is faster) and the speed-up
-ratio torch/ours. Also prints OpenBLAS sgemm GFLOP/s (numpy) for scale.
+ratio torch/ours. Also prints OpenBLAS sgemm GFLOP/s (numpy) for scale. With --profile, prints our per-layer
+profile next to PyTorch's (forward hooks on the same layers), with the torch/ours ratio per layer.
 
 Run: swift build -c release --product bench-codec && python3 scripts/bench-codec.py [--seconds 10 60]
 Needs torch, encodec, numpy (never needed by the tool or its tests).
@@ -75,6 +76,81 @@ def torch_times(model, x, threads, repeats):
     return enc, dec, cenc, cdec
 
 
+def torch_layer_profile(model, x, threads, repeats):
+    """CPU seconds per top-level encoder/decoder layer, the least over `repeats` encode + decode runs (forward hooks,
+    time.process_time), with each ELU added to the conv after it (ours fuses the ELU into that conv), and
+    the quantizer's encode. Keys match the names of our profile rows by position."""
+    torch.set_num_threads(threads)
+    xt = torch.from_numpy(x)[None, None]
+    rows = {"encoder": [], "decoder": []}
+    handles = []
+    for part, seq in (("encoder", model.encoder.model), ("decoder", model.decoder.model)):
+        for i, layer in enumerate(seq):
+            rows[part].append([type(layer).__name__, 0.0])
+            def pre(mod, inp, part=part, i=i):
+                rows[part][i][1] -= time.process_time()
+            def post(mod, inp, out, part=part, i=i):
+                rows[part][i][1] += time.process_time()
+            handles += [layer.register_forward_pre_hook(pre), layer.register_forward_hook(post)]
+    quant = [0.0]
+    original_encode = model.quantizer.encode
+    def timed_encode(*a, **k):
+        t0 = time.process_time(); r = original_encode(*a, **k); quant[0] += time.process_time() - t0; return r
+    model.quantizer.encode = timed_encode
+    try:
+        with torch.no_grad():
+            model.decode(model.encode(xt))  # warm-up
+            best = None
+            for _ in range(repeats):  # per layer, the least CPU time over the repeats
+                for part in rows:
+                    for r in rows[part]:
+                        r[1] = 0.0
+                quant[0] = 0.0
+                model.decode(model.encode(xt))
+                now = {part: [r[1] for r in rs] for part, rs in rows.items()}
+                now["q"] = [quant[0]]
+                best = now if best is None else {k: [min(a, b) for a, b in zip(best[k], v)] for k, v in now.items()}
+            for part in rows:
+                for r, sec in zip(rows[part], best[part]):
+                    r[1] = sec
+            quant[0] = best["q"][0]
+    finally:
+        for h in handles:
+            h.remove()
+        model.quantizer.encode = original_encode
+    merged = {}
+    for part, rs in rows.items():
+        out, carry = [], 0.0
+        for name, sec in rs:
+            if name == "ELU":
+                carry += sec
+                continue
+            out.append((name + ("+ELU" if carry else ""), sec + carry)); carry = 0.0
+        merged[part] = out
+    merged["quantizer"] = [("quantizer encode", quant[0])]
+    return merged
+
+
+def print_side_by_side(torch_rows, ours_out):
+    """Our --profile rows next to PyTorch's, layer by layer, with the ratio torch / ours (CPU time)."""
+    ours = {}
+    for part, body in re.findall(r"profile (\w+) threads=\d+ total [\d.]+ ms\n((?:  .*\n?)*)", ours_out):
+        ours[part] = [(m.group(1).strip(), float(m.group(2))) for m in
+                      (re.match(r"  (.*?)\s+([\d.]+) ms CPU", l) for l in body.splitlines()) if m]
+    print(f"  {'our layer':<36} {'ours ms':>8} {'torch ms':>9} {'torch/ours':>10}   torch module")
+    for part in ("encoder", "quantizer", "decoder"):
+        o, t = ours.get(part, []), torch_rows.get(part, [])
+        if part == "quantizer" and o and t:
+            t = [t[0]]; o = [o[0]]
+        if len(o) != len(t):
+            print(f"  ({part}: {len(o)} rows of ours, {len(t)} of torch: not aligned)")
+            continue
+        for (on, oms), (tn, ts) in zip(o, t):
+            print(f"  {on:<36} {oms:>8.1f} {ts * 1000:>9.1f} {ts * 1000 / max(oms, 1e-9):>9.2f}x   {tn}")
+        so, st = sum(ms for _, ms in o), sum(s for _, s in t) * 1000
+        print(f"  {part + ' total':<36} {so:>8.1f} {st:>9.1f} {st / max(so, 1e-9):>9.2f}x")
+
+
 def ours_times(bench, th, wav, threads, repeats, bandwidth, profile):
     cmd = [bench, th, wav, "--threads", str(threads), "--repeats", str(repeats), "--bandwidth", str(bandwidth)]
     if profile:
@@ -136,7 +212,9 @@ def main():
             (oe, coe), (od, cod), out = ours_times(bench, th, wav, n, args.repeats, args.bandwidth, args.profile)
             print(f"{secs:>5g}s {n:>3} | {te / secs:>13.4f} {oe / secs:>12.4f} {te / oe:>7.2f}x {cte / coe:>5.2f}x | {td / secs:>13.4f} {od / secs:>12.4f} {td / od:>7.2f}x {ctd / cod:>5.2f}x", flush=True)
             if args.profile:
-                print("\n".join(l for l in out.splitlines() if not l.startswith("RESULT")))
+                print(f"per-layer CPU time, {secs:g} s, {n} thread(s): ours from bench-codec --profile, torch from forward "
+                      f"hooks, least of {args.repeats} runs per layer (its ELUs added to the conv after them, which ours fuses):")
+                print_side_by_side(torch_layer_profile(model, x, n, args.repeats), out)
 
 
 if __name__ == "__main__":
