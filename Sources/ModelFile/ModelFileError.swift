@@ -29,8 +29,8 @@ public enum ModelFileError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
-        case let .unreadable(path, reason): return "\(path): cannot read model file: \(reason)"
-        case let .corrupt(path, reason): return "\(path): corrupt model file: \(reason)"
+        case let .unreadable(path, reason): return "\(path): cannot read \(fileKind(path)): \(reason)"
+        case let .corrupt(path, reason): return "\(path): corrupt \(fileKind(path)): \(reason)"
         case let .corruptTensor(path, name, reason): return "\(path): tensor '\(name)' is corrupt: \(reason)"
         case let .missingTensor(path, name, expected):
             if let expected { return "\(path): missing tensor '\(name)' (expected shape \(expected))" }
@@ -60,4 +60,9 @@ public enum ModelFileError: Error, CustomStringConvertible, Equatable {
             return path
         }
     }
+}
+
+/// What the messages call a file: ".npy file" for arrays (tokens, codebooks), "model file" otherwise.
+private func fileKind(_ path: String) -> String {
+    (path as NSString).pathExtension.lowercased() == "npy" ? ".npy file" : "model file"
 }

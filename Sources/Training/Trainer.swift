@@ -141,20 +141,34 @@ public final class Trainer {
     }
 
     /// Resumes the run saved in `checkpoint`, reading data from `dataDirectory` (the same corpus). With
-    /// `steps`, the schedule is extended to that many steps (else the checkpoint's).
-    public static func resume(checkpoint path: String, dataDirectory: String, steps: Int? = nil) throws -> Trainer {
+    /// `steps`, the schedule is extended to that many steps (else the checkpoint's). With
+    /// `commitmentWeight`, the run goes on with that weight (a recipe change from this step on, kept in the
+    /// settings of later checkpoints); else the checkpoint's.
+    public static func resume(checkpoint path: String, dataDirectory: String, steps: Int? = nil,
+                              commitmentWeight: Double? = nil) throws -> Trainer {
         let file = try SafeTensors.read(path: path)
+        var settings = try savedSettings(file, path: path)
+        if let steps { settings.steps = steps }
+        if let commitmentWeight { settings.commitmentWeight = commitmentWeight }
+        let trainer = try Trainer(settings: settings, dataDirectory: dataDirectory)
+        try trainer.restore(file, path: path)
+        return trainer
+    }
+
+    /// The settings a checkpoint was saved with.
+    public static func settings(inCheckpoint path: String) throws -> TrainerSettings {
+        try savedSettings(try SafeTensors.read(path: path), path: path)
+    }
+
+    private static func savedSettings(_ file: SafeTensorsFile, path: String) throws -> TrainerSettings {
         guard file.metadata[formatKey] == formatValue else {
             throw TrainingError.checkpoint(path: path, reason: "not a NeuralCodec training checkpoint (metadata format is \(file.metadata[formatKey] ?? "missing"))")
         }
         guard let json = file.metadata[settingsKey]?.data(using: .utf8),
-              var settings = try? JSONDecoder().decode(TrainerSettings.self, from: json) else {
+              let settings = try? JSONDecoder().decode(TrainerSettings.self, from: json) else {
             throw TrainingError.checkpoint(path: path, reason: "missing or invalid \(settingsKey) in the metadata")
         }
-        if let steps { settings.steps = steps }
-        let trainer = try Trainer(settings: settings, dataDirectory: dataDirectory)
-        try trainer.restore(file, path: path)
-        return trainer
+        return settings
     }
 
     private func restore(_ file: SafeTensorsFile, path: String) throws {

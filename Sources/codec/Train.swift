@@ -61,6 +61,9 @@ struct Train: ParsableCommand {
     @Option(help: "Crop length in seconds (rounded to whole frames).")
     var cropSeconds: Double = 0.4
 
+    @Option(help: ArgumentHelp("Weight of each RVQ stage's commitment term (default 1; with --resume, the checkpoint's unless given).", valueName: "w"))
+    var commitmentWeight: Double?
+
     @Option(help: "Seed of initialisation, data order and quantizer.")
     var seed: UInt64 = 0
 
@@ -99,6 +102,7 @@ struct Train: ParsableCommand {
         guard let steps, steps >= 1 else { throw ValidationError(self.steps == nil ? "--steps is required" : "--steps must be at least 1") }
         guard output != nil else { throw ValidationError("-o/--output (the model file to write) is required") }
         guard cropSeconds > 0 else { throw ValidationError("--crop-seconds must be positive") }
+        if let w = commitmentWeight, !(w >= 0 && w.isFinite) { throw ValidationError("--commitment-weight must be a finite number ≥ 0 (got \(w))") }
         guard checkpointEvery >= 1, logEvery >= 1, evalEvery >= 0 else {
             throw ValidationError("--checkpoint-every and --log-every must be ≥ 1, --eval-every ≥ 0")
         }
@@ -116,8 +120,12 @@ struct Train: ParsableCommand {
         let steps = steps!, output = output!
         let trainer: Trainer
         if resume {
-            trainer = try Trainer.resume(checkpoint: checkpointPath, dataDirectory: data, steps: steps)
+            let saved = try Trainer.settings(inCheckpoint: checkpointPath).commitmentWeight
+            trainer = try Trainer.resume(checkpoint: checkpointPath, dataDirectory: data, steps: steps, commitmentWeight: commitmentWeight)
             log("resumed \(checkpointPath) at step \(trainer.step)")
+            if trainer.settings.commitmentWeight != saved {
+                log("commitment weight changed from \(saved) to \(trainer.settings.commitmentWeight) at step \(trainer.step)")
+            }
         } else {
             var s = TrainerSettings(filters: width, steps: steps)
             s.baseFilters = baseWidth
@@ -130,6 +138,7 @@ struct Train: ParsableCommand {
             s.batchSize = batch
             let hop = s.codecConfig.hopLength
             s.cropLength = max(1, Int((cropSeconds * Double(s.codecConfig.sampleRate) / Double(hop)).rounded())) * hop
+            if let commitmentWeight { s.commitmentWeight = commitmentWeight }
             s.seed = seed
             s.heldOutFraction = heldOut
             trainer = try Trainer(settings: s, dataDirectory: data)

@@ -191,7 +191,7 @@ final class RvqCommandTests: XCTestCase {
             (["rvq", "decode", threeStages, "--codebooks", rvq, "-o", out], "three.npy: unsupported array file: codes of shape [40, 3] have 3 stages, the codebooks have 2"),
             (["rvq", "decode", input, "--codebooks", rvq, "-o", out], "x.npy: tensor 'array' has unsupported dtype floating point (expected integer data"),
             (["rvq", "stats", input, "--codebooks", rvq, "--codes", halfCodes], "half.npy: codes for 20 vectors, but \(input) holds 40"),
-            (["rvq", "encode", notNpy, "--codebooks", rvq, "-o", out], "junk.npy: corrupt model file: not a .npy file"),
+            (["rvq", "encode", notNpy, "--codebooks", rvq, "-o", out], "junk.npy: corrupt .npy file: not a .npy file"),
             (["rvq", "encode", input, "--codebooks", input, "-o", out], "x.npy"),
             (["rvq", "encode", dir.path("none.npy"), "--codebooks", rvq, "-o", out], "none.npy"),
         ]
