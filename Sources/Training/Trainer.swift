@@ -30,11 +30,16 @@ public struct TrainerSettings: Codable, Equatable, Sendable {
     public var cropLength: Int = 9600
     /// Global gradient-norm clip (0: off).
     public var clipNorm: Double = 10
-    /// Loss weights: L1 waveform, multi-resolution STFT, multi-scale mel, commitment (per stage).
+    /// Loss weights: L1 waveform, multi-resolution STFT, multi-scale mel.
     public var l1Weight: Double = 0.1
     public var stftWeight: Double = 1
     public var melWeight: Double = 1
-    public var commitmentWeight: Double = 1
+    /// Weight of each stage's commitment term; nil: 1 / `codebooks`, which is EnCodec's weight 1 on the mean
+    /// over stages. (Runs before this default used 1 per stage, 8 times as much at 8 stages: the default model
+    /// trained better after its step 8,000, when it changed to 1/8; see its README.)
+    public var commitmentWeight: Double?
+    /// The weight in use: `commitmentWeight`, else 1 / `codebooks`.
+    public var commitmentWeightPerStage: Double { commitmentWeight ?? 1 / Double(codebooks) }
     public var seed: UInt64 = 0
     /// Fraction of corpus files held out for evaluation (by path hash; never trained on).
     public var heldOutFraction: Double = 0.05
@@ -70,6 +75,7 @@ public struct TrainerSettings: Codable, Equatable, Sendable {
         guard cropLength >= hop, cropLength % hop == 0 else {
             throw bad("crop length", cropLength, "must be a positive multiple of the hop (\(hop) samples)")
         }
+        if let w = commitmentWeight { guard w >= 0, w.isFinite else { throw bad("commitment weight", w, "must be a finite number ≥ 0") } }
         guard clipNorm >= 0 else { throw bad("clip norm", clipNorm, "must be ≥ 0") }
         guard heldOutFraction >= 0, heldOutFraction < 1 else { throw bad("held-out fraction", heldOutFraction, "must be in [0, 1)") }
     }
@@ -209,10 +215,10 @@ public final class Trainer {
         let mel = try melLoss.backward(prediction: y, target: x, gradient: &dy, scale: Float(settings.melWeight)).loss
         let dq = model.decoderBackward(decoderTape, dAudio: dy)
         var dz = Tensor.zeros(z.shape)
-        quantizer.backward(q, quantizedGradient: dq, commitmentWeight: Float(settings.commitmentWeight), latentGradient: &dz)
+        quantizer.backward(q, quantizedGradient: dq, commitmentWeight: Float(settings.commitmentWeightPerStage), latentGradient: &dz)
         model.encoderBackward(encoderTape, dLatent: dz)
         let total = settings.l1Weight * l1 + settings.stftWeight * stft + settings.melWeight * mel
-            + settings.commitmentWeight * q.commitmentLoss
+            + settings.commitmentWeightPerStage * q.commitmentLoss
         guard total.isFinite else { throw TrainingError.nonFinite(what: "loss", step: step + 1) }
         let norm = settings.clipNorm > 0 ? clipGradientNorm(&model.gradients, maxNorm: settings.clipNorm)
                                          : clipGradientNorm(&model.gradients, maxNorm: .infinity)

@@ -61,7 +61,7 @@ struct Train: ParsableCommand {
     @Option(help: "Crop length in seconds (rounded to whole frames).")
     var cropSeconds: Double = 0.4
 
-    @Option(help: ArgumentHelp("Weight of each RVQ stage's commitment term (default 1; with --resume, the checkpoint's unless given).", valueName: "w"))
+    @Option(help: ArgumentHelp("Weight of each RVQ stage's commitment term (default 1/stages: EnCodec's weight 1 on the mean over stages; with --resume, the checkpoint's unless given).", valueName: "w"))
     var commitmentWeight: Double?
 
     @Option(help: "Seed of initialisation, data order and quantizer.")
@@ -120,11 +120,11 @@ struct Train: ParsableCommand {
         let steps = steps!, output = output!
         let trainer: Trainer
         if resume {
-            let saved = try Trainer.settings(inCheckpoint: checkpointPath).commitmentWeight
+            let saved = try Trainer.settings(inCheckpoint: checkpointPath).commitmentWeightPerStage
             trainer = try Trainer.resume(checkpoint: checkpointPath, dataDirectory: data, steps: steps, commitmentWeight: commitmentWeight)
             log("resumed \(checkpointPath) at step \(trainer.step)")
-            if trainer.settings.commitmentWeight != saved {
-                log("commitment weight changed from \(saved) to \(trainer.settings.commitmentWeight) at step \(trainer.step)")
+            if trainer.settings.commitmentWeightPerStage != saved {
+                log("commitment weight changed from \(saved) to \(trainer.settings.commitmentWeightPerStage) at step \(trainer.step)")
             }
         } else {
             var s = TrainerSettings(filters: width, steps: steps)
