@@ -214,7 +214,7 @@ func conv1dSingleChannel(out: UnsafeMutablePointer<Float>, ldy: Int, xRow: Unsaf
 /// Stages `dst[j] = xp[first + j·s]` for j < width, where xp is the padded, ELU'd row (positions past the
 /// padded length are zero: they only feed outputs past Tout).
 @inline(__always)
-private func stagePaddedRow(_ dst: UnsafeMutablePointer<Float>, width: Int, xRow: UnsafePointer<Float>, shape: Conv1dShape,
+func stagePaddedRow(_ dst: UnsafeMutablePointer<Float>, width: Int, xRow: UnsafePointer<Float>, shape: Conv1dShape,
                             first: Int, mode: PadMode, alpha: Float?) {
     let s = shape.stride, tin = shape.inLength, left = shape.padLeft
     let q0 = first - left  // input index of j = 0
