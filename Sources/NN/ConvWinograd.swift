@@ -114,11 +114,18 @@ public func conv1dWinogradForward(out: UnsafeMutablePointer<Float>, x: UnsafePoi
     // Pair p holds local outputs 2p − e and 2p + 1 − e; its centre super-frame is c = 2p + 1 − e.
     let pairs = (tout + e + 1) / 2
     let chunk = min(winogradChunkPairs(rows: cout), (pairs + tileCols - 1) / tileCols * tileCols)
+    // Per chunk, each input element is staged (padded, ELU'd) once, split by super-frame parity:
+    // V[ci][r'][j] = xp[(f0 + 2j)·s + r'] for r' < 2s (f0 = 2p0 − e): rows r < s hold u_{c−1} of pair j
+    // (and u_{c+1} of pair j − 1), rows s + r hold u_c.
+    var phased = shape
+    phased.stride = 2 * s
     var unit = shape
-    unit.stride = 1  // for staging contiguous spans of xp
+    unit.stride = 1
+    let ldv = (chunk + 9 + 7) / 8 * 8
+    let plane = WinogradPlanes(channels: cin, rowsPerChannel: 2 * s, ld: ldv)
     let m = UnsafeMutableRawPointer.allocate(byteCount: 3 * cout * chunk * 4, alignment: 64)
         .bindMemory(to: Float.self, capacity: 3 * cout * chunk)
-    defer { m.deallocate() }
+    defer { m.deallocate(); plane.deallocate() }
     let products = [weights.first, weights.sum, weights.last]
     for b in 0..<shape.batch {
         let xb = x + b * cin * ldx    // x[b, :, :]
@@ -126,24 +133,35 @@ public func conv1dWinogradForward(out: UnsafeMutablePointer<Float>, x: UnsafePoi
         var p0 = 0
         while p0 < pairs {
             let n = min(chunk, pairs - p0)
+            let f0 = 2 * p0 - e
+            parallelFor(cin, minChunk: max(1, 1 << 16 / max(1, 2 * s * n))) { range in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * s) { tmp in
+                    for ci in range {
+                        let v = plane.channel(ci), xRow = xb + ci * ldx
+                        if f0 >= 0 {
+                            stagePhases(v, ld: ldv, xRow: xRow, shape: phased, first: f0 * s, mode: padMode, alpha: alpha, tmp: tmp.baseAddress!)
+                        } else {
+                            // f0 = −1: column 0 holds u_{−1} (read only for a discarded output: zeros) and u_0;
+                            // columns j ≥ 1 from position s on (the write past each row lands in column 0
+                            // of the next row, or the channel's slack, and is overwritten here).
+                            stagePhases(v + 1, ld: ldv, xRow: xRow, shape: phased, first: s, mode: padMode, alpha: alpha, tmp: tmp.baseAddress!)
+                            for r in 0..<s {
+                                v[r * ldv] = 0
+                                stagePaddedRow(v + (s + r) * ldv, width: 1, xRow: xRow, shape: unit, first: r, mode: padMode, alpha: alpha)
+                            }
+                        }
+                    }
+                }
+            }
             for (kind, packed) in products.enumerated() {
-                // Stage D[ci][r][j] for pair p0 + c0 + j: u_{c−1} − u_c, u_c or u_{c+1} − u_c (phase r).
                 runConvCore(weights: packed, cols: n, layout: { nc in
                     ConvStageLayout(channelStride: s * nc, tapOffsets: (0..<s).map { $0 * nc })
                 }, stage: { ciLo, ciHi, c0, bc, nc, dst in
-                    let pos0 = (2 * (p0 + c0) - e) * s  // padded position of u_{c−1} of the block's first pair
-                    let width = (2 * bc + 2) * s        // super-frames c − 1 … c + 1 of every pair
-                    let lead = max(0, -pos0)            // u_{−1} (only read for a discarded output): zeros
-                    withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { spanBuf in
-                        let span = spanBuf.baseAddress!
-                        for ci in ciLo..<ciHi {
-                            span.update(repeating: 0, count: lead)
-                            stagePaddedRow(span + lead, width: width - lead, xRow: xb + ci * ldx, shape: unit, first: pos0 + lead,
-                                           mode: padMode, alpha: alpha)
-                            for r in 0..<s {
-                                let row = dst + ((ci - ciLo) * s + r) * nc  // D[ci, r, :]
-                                stageDifferences(row, count: bc, width: nc, span: span + r, step: 2 * s, gap: s, kind: kind)
-                            }
+                    for ci in ciLo..<ciHi {
+                        let v = plane.channel(ci) + c0
+                        for r in 0..<s {
+                            stageDifferences(dst + ((ci - ciLo) * s + r) * nc, count: bc, width: nc,
+                                             a: v + r * ldv, b: v + (s + r) * ldv, kind: kind)
                         }
                     }
                 }, store: .rows(y: m + kind * cout * n, ldy: n, accumulate: false))
@@ -157,16 +175,33 @@ public func conv1dWinogradForward(out: UnsafeMutablePointer<Float>, x: UnsafePoi
     }
 }
 
-/// `row[j]` for j < count from three values a = span[j·step], b = span[j·step + gap], c = span[j·step + 2·gap]:
-/// kind 0 → a − b, 1 → b, 2 → c − b; zeros for count ≤ j < width.
+/// Per-chunk staging of the super-frames: `rowsPerChannel` rows of `ld` floats per channel, plus slack
+/// (so a write one past a channel's last row stays inside the channel).
+struct WinogradPlanes {
+    let base: UnsafeMutablePointer<Float>
+    let channelStride: Int
+
+    init(channels: Int, rowsPerChannel: Int, ld: Int) {
+        channelStride = rowsPerChannel * ld + 16
+        base = UnsafeMutableRawPointer.allocate(byteCount: channels * channelStride * 4, alignment: 64)
+            .bindMemory(to: Float.self, capacity: channels * channelStride)
+    }
+
+    @inline(__always) func channel(_ ci: Int) -> UnsafeMutablePointer<Float> { base + ci * channelStride }
+    func deallocate() { base.deallocate() }
+}
+
+/// `row[j]` for j < count from the parity rows a (u_{c−1}, and u_{c+1} at j + 1) and b (u_c):
+/// kind 0 → a[j] − b[j], 1 → b[j], 2 → a[j + 1] − b[j]; zeros for count ≤ j < width. Reads a and b up to
+/// 8 columns past count (rounded up), which must be readable.
 @inline(__always)
-private func stageDifferences(_ row: UnsafeMutablePointer<Float>, count: Int, width: Int, span: UnsafePointer<Float>,
-                              step: Int, gap: Int, kind: Int) {
-    var p = span
+private func stageDifferences(_ row: UnsafeMutablePointer<Float>, count: Int, width: Int, a: UnsafePointer<Float>,
+                              b: UnsafePointer<Float>, kind: Int) {
+    var j = 0
     switch kind {
-    case 0: for j in 0..<count { row[j] = p[0] - p[gap]; p += step }
-    case 1: for j in 0..<count { row[j] = p[gap]; p += step }
-    default: for j in 0..<count { row[j] = p[2 * gap] - p[gap]; p += step }
+    case 0: while j < count { store8(load8(a + j) - load8(b + j), row + j); j += 8 }
+    case 1: while j < count { store8(load8(b + j), row + j); j += 8 }
+    default: while j < count { store8(load8(a + j + 1) - load8(b + j), row + j); j += 8 }
     }
     (row + count).update(repeating: 0, count: width - count)
 }
@@ -225,9 +260,13 @@ public func convTranspose1dWinogradForward(out: UnsafeMutablePointer<Float>, x: 
     let pairs = qHi - qLo
     let rows = cout * s
     let chunk = min(winogradChunkPairs(rows: rows), (pairs + tileCols - 1) / tileCols * tileCols)
+    // Per chunk, each input staged (ELU'd) once, split by parity: V[ci][0][j] = x_{f + 2j} (x_{c−1} of pair j,
+    // x_{c+1} of pair j − 1), V[ci][1][j] = x_{f + 2j + 1} (x_c), f = 2q0 − e − 1; zeros outside 0 ..< T.
+    let ldv = (chunk + 9 + 7) / 8 * 8
+    let plane = WinogradPlanes(channels: cin, rowsPerChannel: 2, ld: ldv)
     let m = UnsafeMutableRawPointer.allocate(byteCount: 3 * rows * chunk * 4, alignment: 64)
         .bindMemory(to: Float.self, capacity: 3 * rows * chunk)
-    defer { m.deallocate() }
+    defer { m.deallocate(); plane.deallocate() }
     let products = [weights.first, weights.sum, weights.last]
     for b in 0..<shape.batch {
         let xb = x + b * cin * ldx     // x[b, :, :]
@@ -235,19 +274,30 @@ public func convTranspose1dWinogradForward(out: UnsafeMutablePointer<Float>, x: 
         var q0 = qLo
         while q0 < qHi {
             let n = min(chunk, qHi - q0)
+            let f = 2 * q0 - e - 1
+            parallelFor(cin, minChunk: max(1, 1 << 16 / max(1, 2 * n))) { range in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * ldv) { spanBuf in
+                    let span = spanBuf.baseAddress!, width = 2 * ldv
+                    let lo = min(width, max(0, -f)), hi = max(lo, min(width, t - f))
+                    for ci in range {
+                        span.update(repeating: 0, count: lo)
+                        stageRow(span + lo, width: width - lo, src: xb + ci * ldx + f + lo, step: 1, count: hi - lo, alpha: alpha)
+                        let v = plane.channel(ci)
+                        var j = 0
+                        while j < ldv {
+                            let (even, odd) = unzip2(load8(span + 2 * j), load8(span + 2 * j + 8))
+                            store8(even, v + j); store8(odd, v + ldv + j)
+                            j += 8
+                        }
+                    }
+                }
+            }
             for (kind, packed) in products.enumerated() {
                 runConvCore(weights: packed, cols: n, layout: { nc in ConvStageLayout(channelStride: nc, tapOffsets: [0]) },
                             stage: { ciLo, ciHi, c0, bc, nc, dst in
-                    let i0 = 2 * (q0 + c0) - e - 1  // input step of x_{c−1} for the block's first pair
-                    let width = 2 * bc + 1          // inputs c − 1 … c + 1 of every pair
-                    let lo = min(width, max(0, -i0)), hi = max(lo, min(width, t - i0))
-                    withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { spanBuf in
-                        let span = spanBuf.baseAddress!
-                        for ci in ciLo..<ciHi {
-                            span.update(repeating: 0, count: lo)
-                            stageRow(span + lo, width: width - lo, src: xb + ci * ldx + i0 + lo, step: 1, count: hi - lo, alpha: alpha)
-                            stageDifferences(dst + (ci - ciLo) * nc, count: bc, width: nc, span: span, step: 2, gap: 1, kind: kind)
-                        }
+                    for ci in ciLo..<ciHi {
+                        let v = plane.channel(ci) + c0
+                        stageDifferences(dst + (ci - ciLo) * nc, count: bc, width: nc, a: v, b: v + ldv, kind: kind)
                     }
                 }, store: .rows(y: m + kind * rows * n, ldy: n, accumulate: false))
             }
