@@ -316,17 +316,52 @@ private func combineSuperFrames(y: UnsafeMutablePointer<Float>, ldy: Int, m: Uns
                                 stride s: Int, pairs: Int, firstEven: Int, first: Int, end: Int, accumulate: Bool) {
     let cout = rows / s
     let plane = rows * ld
+    @inline(__always) func put(_ p: UnsafeMutablePointer<Float>, _ v: Float) { p.pointee = accumulate ? p.pointee + v : v }
+    // Pairs whose 2s positions all lie in the window: jLo ..< jHi (8 at a time, no bounds checks).
+    let jLo = min(pairs, max(0, ((first + s - 1) / s - firstEven + 1) / 2))
+    let jHi = max(jLo, min(pairs, (end / s - firstEven) / 2))
     for co in 0..<cout {
         let yRow = y + co * ldy - first  // y[co, :] in full-output positions
-        for r in 0..<s {
-            let row = co * s + r
-            let m1 = m + row * ld, m2 = m1 + plane, m3 = m2 + plane
-            for j in 0..<pairs {
+        let m1 = m + co * s * ld, m2 = m1 + plane, m3 = m2 + plane  // rows (co, 0 ..< s)
+        func scalar(_ j: Int) {
+            for r in 0..<s {
                 let pe = (firstEven + 2 * j) * s + r, po = pe + s
-                let v2 = m2[j]
-                if pe >= first && pe < end { yRow[pe] = accumulate ? yRow[pe] + (v2 + m1[j]) : v2 + m1[j] }
-                if po >= first && po < end { yRow[po] = accumulate ? yRow[po] + (v2 + m3[j]) : v2 + m3[j] }
+                let v2 = m2[r * ld + j]
+                if pe >= first && pe < end { put(yRow + pe, v2 + m1[r * ld + j]) }
+                if po >= first && po < end { put(yRow + po, v2 + m3[r * ld + j]) }
             }
         }
+        var j = 0
+        while j < jLo { scalar(j); j += 1 }
+        while j + 8 <= jHi {
+            let out = yRow + (firstEven + 2 * j) * s  // 16·s positions: pair l at 2l·s, even then odd super-frame
+            if s == 2 {
+                let v20 = load8(m2 + j), v21 = load8(m2 + ld + j)
+                let (e0, e1) = zip2(v20 + load8(m1 + j), v21 + load8(m1 + ld + j))  // (E0 E1) per pair
+                let (o0, o1) = zip2(v20 + load8(m3 + j), v21 + load8(m3 + ld + j))  // (O0 O1) per pair
+                let (a, b) = zip2x64(e0, o0), (c, d) = zip2x64(e1, o1)
+                if accumulate {
+                    store8(load8(out) + a, out); store8(load8(out + 8) + b, out + 8)
+                    store8(load8(out + 16) + c, out + 16); store8(load8(out + 24) + d, out + 24)
+                } else {
+                    store8(a, out); store8(b, out + 8); store8(c, out + 16); store8(d, out + 24)
+                }
+            } else {
+                for r in 0..<s {
+                    let v2 = load8(m2 + r * ld + j)
+                    let ev = v2 + load8(m1 + r * ld + j), od = v2 + load8(m3 + r * ld + j)
+                    let o = out + r
+                    for l in 0..<8 { put(o + 2 * l * s, ev[l]); put(o + (2 * l + 1) * s, od[l]) }
+                }
+            }
+            j += 8
+        }
+        while j < pairs { scalar(j); j += 1 }
     }
+}
+
+/// Pairs of lanes alternated: (a01 b01 a23 b23, a45 b45 a67 b67).
+@inline(__always)
+private func zip2x64(_ a: Vec8, _ b: Vec8) -> (Vec8, Vec8) {
+    (Vec8(a[0], a[1], b[0], b[1], a[2], a[3], b[2], b[3]), Vec8(a[4], a[5], b[4], b[5], a[6], a[7], b[6], b[7]))
 }
