@@ -346,6 +346,26 @@ private func combineSuperFrames(y: UnsafeMutablePointer<Float>, ldy: Int, m: Uns
                 } else {
                     store8(a, out); store8(b, out + 8); store8(c, out + 16); store8(d, out + 24)
                 }
+            } else if s == 4 {
+                // Rows E0..E3, O0..O3 (lane l = pair l) transposed: pair l's 8 outputs are column l.
+                @inline(__always) func eo(_ r: Int) -> (Vec8, Vec8) {
+                    let v2 = load8(m2 + r * ld + j)
+                    return (v2 + load8(m1 + r * ld + j), v2 + load8(m3 + r * ld + j))
+                }
+                let (e0, o0) = eo(0), (e1, o1) = eo(1), (e2, o2) = eo(2), (e3, o3) = eo(3)
+                let (a0, a1) = zip2(e0, e1), (b0, b1) = zip2(e2, e3)
+                let (c0, c1) = zip2(o0, o1), (d0, d1) = zip2(o2, o3)
+                let (ab0, ab1) = zip2x64(a0, b0), (ab2, ab3) = zip2x64(a1, b1)
+                let (cd0, cd1) = zip2x64(c0, d0), (cd2, cd3) = zip2x64(c1, d1)
+                @inline(__always) func put16(_ k: Int, _ x: Vec8, _ y: Vec8) {
+                    let (lo, hi) = zip4x128(x, y), o = out + 16 * k  // pairs 2k and 2k + 1
+                    if accumulate {
+                        store8(load8(o) + lo, o); store8(load8(o + 8) + hi, o + 8)
+                    } else {
+                        store8(lo, o); store8(hi, o + 8)
+                    }
+                }
+                put16(0, ab0, cd0); put16(1, ab1, cd1); put16(2, ab2, cd2); put16(3, ab3, cd3)
             } else {
                 for r in 0..<s {
                     let v2 = load8(m2 + r * ld + j)
@@ -358,6 +378,12 @@ private func combineSuperFrames(y: UnsafeMutablePointer<Float>, ldy: Int, m: Uns
         }
         while j < pairs { scalar(j); j += 1 }
     }
+}
+
+/// Halves alternated: (a0123 b0123, a4567 b4567).
+@inline(__always)
+private func zip4x128(_ a: Vec8, _ b: Vec8) -> (Vec8, Vec8) {
+    (Vec8(a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]), Vec8(a[4], a[5], a[6], a[7], b[4], b[5], b[6], b[7]))
 }
 
 /// Pairs of lanes alternated: (a01 b01 a23 b23, a45 b45 a67 b67).
