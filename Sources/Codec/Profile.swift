@@ -53,14 +53,21 @@ extension CodecModel {
 extension SEANetLayer {
     var kind: String {
         switch self {
-        case let .conv(c, _): return "conv k\(c.kernelSize) s\(c.stride) \(c.conv.inChannels)→\(c.conv.outChannels)"
-        case let .convTranspose(c, _): return "convtr k\(c.convtr.kernelSize) s\(c.convtr.stride) \(c.convtr.inChannels)→\(c.convtr.outChannels)"
+        case let .conv(c, _):
+            return "conv k\(c.kernelSize) s\(c.stride) \(c.conv.inChannels)→\(c.conv.outChannels)" + (c.winograd != nil ? winogradLabel : "")
+        case let .convTranspose(c, _):
+            return "convtr k\(c.convtr.kernelSize) s\(c.convtr.stride) \(c.convtr.inChannels)→\(c.convtr.outChannels)"
+                + (c.winograd != nil ? winogradLabel : "")
         case let .residual(r): return "residual \(r.convs[0].conv.inChannels)"
         case let .lstm(l): return "lstm \(l.lstm.layers.count)×\(l.lstm.layers[0].hiddenSize)"
         }
     }
 
-    /// Multiply-adds × 2 of the layer's convolutions / LSTM for these shapes.
+    /// Marks a layer computed by F(2,2) (3/4 of the multiply-adds): its GFLOP/s counts the nominal FLOPs
+    /// of the direct convolution, so it can exceed the FMA peak.
+    private var winogradLabel: String { " F(2,2), nominal FLOP" }
+
+    /// Multiply-adds × 2 of the layer's convolutions / LSTM for these shapes (nominal: the direct form's).
     func flops(input: [Int], output: [Int]) -> Double {
         switch self {
         case let .conv(c, _):

@@ -12,6 +12,8 @@ struct StreamableConv1d {
     var causal: Bool
     var padMode: PadMode
     let kernelSize: Int, stride: Int, dilation: Int
+    /// The F(2,2) form of a K = 2·stride down-sampling conv (3 products per 2 outputs instead of 4).
+    let winograd: WinogradConvWeights?
 
     init(_ w: WeightStore, _ prefix: String, inChannels: Int, outChannels: Int, kernelSize: Int,
          stride: Int = 1, dilation: Int = 1, config: CodecConfig) throws {
@@ -26,6 +28,40 @@ struct StreamableConv1d {
         causal = config.causal
         padMode = config.padMode
         self.kernelSize = kernelSize; self.stride = stride; self.dilation = dilation
+        winograd = WinogradConvWeights.applies(kernelSize: kernelSize, stride: stride, dilation: dilation)
+            ? weight.data.withUnsafeBufferPointer { w in
+                bias.data.withUnsafeBufferPointer { b in
+                    packConv1dWinogradWeights(w.baseAddress!, bias: b.baseAddress!, outChannels: outChannels,
+                                              inChannels: inChannels, stride: stride)
+                }
+            } : nil
+    }
+
+    /// `[residual +] conv(pad1d(f(x), padLeft, padRight))`, by F(2,2) when `winograd` is set (outputs
+    /// paired from absolute index 0, as the streaming stage pairs them), else by `Conv1d.forward`.
+    func forward(_ x: Tensor, padLeft: Int, padRight: Int, inputELU: Float?, adding residual: Tensor? = nil) -> Tensor {
+        guard let winograd else {
+            return conv.forward(x, padLeft: padLeft, padRight: padRight, padMode: padMode.nn, inputELU: inputELU, adding: residual)
+        }
+        precondition(x.rank == 3 && x.shape[1] == conv.inChannels, "StreamableConv1d: input must be [B, \(conv.inChannels), T], got \(x.shape)")
+        let sh = conv.shape(batch: x.shape[0], inLength: x.shape[2], padLeft: padLeft, padRight: padRight)
+        let input = x.data.isEmpty ? [0] : x.data
+        let outShape = [sh.batch, conv.outChannels, sh.outLength]
+        var y: Tensor
+        if let residual {
+            precondition(residual.shape == outShape, "StreamableConv1d: residual is \(residual.shape), the output is \(outShape)")
+            y = residual
+        } else {
+            y = Tensor(shape: outShape, data: [Float](unsafeUninitializedCapacity: sh.outputCount) { _, count in count = sh.outputCount })
+        }
+        guard sh.outputCount > 0 else { return y }
+        input.withUnsafeBufferPointer { xp in
+            y.data.withUnsafeMutableBufferPointer { yp in
+                conv1dWinogradForward(out: yp.baseAddress!, x: xp.baseAddress!, weights: winograd, shape: sh, padMode: padMode.nn,
+                                      inputELU: inputELU, accumulate: residual != nil)
+            }
+        }
+        return y
     }
 
     /// y = norm(conv(pad(x))), optionally with ELU fused on the input (ELU commutes with the padding
@@ -36,9 +72,9 @@ struct StreamableConv1d {
         let p = ConvPadding.conv(length: x.shape[2], kernelSize: kernelSize, stride: stride, dilation: dilation, causal: causal)
         guard let norm else {
             // Padding (with EnCodec's short-input reflect rule) and ELU happen while the kernel stages x.
-            return conv.forward(x, padLeft: p.left, padRight: p.right, padMode: padMode.nn, inputELU: inputELU, adding: residual)
+            return forward(x, padLeft: p.left, padRight: p.right, inputELU: inputELU, adding: residual)
         }
-        let y = norm(conv.forward(x, padLeft: p.left, padRight: p.right, padMode: padMode.nn, inputELU: inputELU))
+        let y = norm(forward(x, padLeft: p.left, padRight: p.right, inputELU: inputELU))
         return residual.map { add($0, y) } ?? y
     }
 }
@@ -49,6 +85,8 @@ struct StreamableConvTranspose1d {
     var convtr: ConvTranspose1d
     var norm: GroupNorm?
     let trim: PaddingPair
+    /// The F(2,2) form of a K = 2·stride up-sampling transposed conv.
+    let winograd: WinogradConvWeights?
 
     init(_ w: WeightStore, _ prefix: String, inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int,
          config: CodecConfig) throws {
@@ -62,14 +100,41 @@ struct StreamableConvTranspose1d {
         }
         trim = ConvPadding.transposedTrim(kernelSize: kernelSize, stride: stride, causal: config.causal,
                                           trimRightRatio: config.trimRightRatio)
+        winograd = WinogradConvWeights.applies(kernelSize: kernelSize, stride: stride)
+            ? weight.data.withUnsafeBufferPointer { w in
+                bias.data.withUnsafeBufferPointer { b in
+                    packConvTranspose1dWinogradWeights(w.baseAddress!, bias: b.baseAddress!, inChannels: inChannels,
+                                                       outChannels: outChannels, stride: stride)
+                }
+            } : nil
     }
 
     func callAsFunction(_ x: Tensor, inputELU: Float? = nil) -> Tensor {
         guard let norm else {
             // The trim is fused into the kernel's store.
-            return convtr.forward(x, trimLeft: trim.left, trimRight: trim.right, inputELU: inputELU)
+            return forward(x, trimLeft: trim.left, trimRight: trim.right, inputELU: inputELU)
         }
-        return unpad1d(norm(convtr(x, inputELU: inputELU)), left: trim.left, right: trim.right)
+        return unpad1d(norm(forward(x, trimLeft: 0, trimRight: 0, inputELU: inputELU)), left: trim.left, right: trim.right)
+    }
+
+    /// `unpad1d(convTranspose(f(x)), trimLeft, trimRight)`, by F(2,2) when `winograd` is set (input steps
+    /// paired from absolute index 0, as the streaming stage pairs them), else by `ConvTranspose1d.forward`.
+    func forward(_ x: Tensor, trimLeft: Int, trimRight: Int, inputELU: Float?) -> Tensor {
+        guard let winograd else { return convtr.forward(x, trimLeft: trimLeft, trimRight: trimRight, inputELU: inputELU) }
+        precondition(x.rank == 3 && x.shape[1] == convtr.inChannels,
+                     "StreamableConvTranspose1d: input must be [B, \(convtr.inChannels), T], got \(x.shape)")
+        let sh = ConvTranspose1dShape(batch: x.shape[0], inChannels: convtr.inChannels, outChannels: convtr.outChannels,
+                                      inLength: x.shape[2], kernelSize: convtr.kernelSize, stride: convtr.stride,
+                                      trimLeft: trimLeft, trimRight: trimRight)
+        let n = sh.outputCount
+        guard n > 0 else { return Tensor.zeros([sh.batch, convtr.outChannels, sh.outLength]) }
+        let data = [Float](unsafeUninitializedCapacity: n) { buf, count in
+            x.data.withUnsafeBufferPointer { xp in
+                convTranspose1dWinogradForward(out: buf.baseAddress!, x: xp.baseAddress!, weights: winograd, shape: sh, inputELU: inputELU)
+            }
+            count = n
+        }
+        return Tensor(shape: [sh.batch, convtr.outChannels, sh.outLength], data: data)
     }
 }
 

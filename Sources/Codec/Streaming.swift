@@ -608,8 +608,14 @@ final class ConvStage: StreamStage {
         let ld = buffer.length, origin = buffer.origin
         buffer.data.withUnsafeBufferPointer { xp in
             y.data.withUnsafeMutableBufferPointer { yp in
-                conv1dForward(out: yp.baseAddress!, x: xp.baseAddress! + (first - origin), packed: conv.packed, shape: shape,
-                              inputELU: alpha, inputRowStride: ld)
+                if let w = layer.winograd {
+                    // Outputs paired by their absolute index, as in the whole-file call.
+                    conv1dWinogradForward(out: yp.baseAddress!, x: xp.baseAddress! + (first - origin), weights: w, shape: shape,
+                                          inputELU: alpha, inputRowStride: ld, firstOutputIndex: emitted)
+                } else {
+                    conv1dForward(out: yp.baseAddress!, x: xp.baseAddress! + (first - origin), packed: conv.packed, shape: shape,
+                                  inputELU: alpha, inputRowStride: ld)
+                }
             }
         }
         emitted = total
@@ -732,8 +738,14 @@ final class ConvTransposeStage: StreamStage {
         let ld = buffer.length, origin = buffer.origin
         buffer.data.withUnsafeBufferPointer { xp in
             y.data.withUnsafeMutableBufferPointer { yp in
-                convTranspose1dForward(out: yp.baseAddress!, x: xp.baseAddress! + (u0 - origin), packed: ct.packed, shape: shape,
-                                       inputELU: alpha, inputRowStride: ld)
+                if let w = layer.winograd {
+                    // Input steps paired by their absolute index, as in the whole-file call.
+                    convTranspose1dWinogradForward(out: yp.baseAddress!, x: xp.baseAddress! + (u0 - origin), weights: w, shape: shape,
+                                                   inputELU: alpha, inputRowStride: ld, firstInputIndex: u0)
+                } else {
+                    convTranspose1dForward(out: yp.baseAddress!, x: xp.baseAddress! + (u0 - origin), packed: ct.packed, shape: shape,
+                                           inputELU: alpha, inputRowStride: ld)
+                }
             }
         }
         next = hi

@@ -214,7 +214,7 @@ func conv1dSingleChannel(out: UnsafeMutablePointer<Float>, ldy: Int, xRow: Unsaf
 /// Stages `dst[j] = xp[first + j·s]` for j < width, where xp is the padded, ELU'd row (positions past the
 /// padded length are zero: they only feed outputs past Tout).
 @inline(__always)
-private func stagePaddedRow(_ dst: UnsafeMutablePointer<Float>, width: Int, xRow: UnsafePointer<Float>, shape: Conv1dShape,
+func stagePaddedRow(_ dst: UnsafeMutablePointer<Float>, width: Int, xRow: UnsafePointer<Float>, shape: Conv1dShape,
                             first: Int, mode: PadMode, alpha: Float?) {
     let s = shape.stride, tin = shape.inLength, left = shape.padLeft
     let q0 = first - left  // input index of j = 0
@@ -245,7 +245,7 @@ let maxDeinterleaveStride = 8
 
 /// Even and odd lanes of the 16 floats (a, b): (a0 a2 a4 a6 b0 b2 b4 b6), (a1 a3 a5 a7 b1 b3 b5 b7).
 @inline(__always)
-private func unzip2(_ a: Vec8, _ b: Vec8) -> (Vec8, Vec8) {
+func unzip2(_ a: Vec8, _ b: Vec8) -> (Vec8, Vec8) {
     (Vec8(a[0], a[2], a[4], a[6], b[0], b[2], b[4], b[6]), Vec8(a[1], a[3], a[5], a[7], b[1], b[3], b[5], b[7]))
 }
 
@@ -255,7 +255,7 @@ private func unzip2(_ a: Vec8, _ b: Vec8) -> (Vec8, Vec8) {
 /// as vectors and split into the phases (stride 2 and 4 by lane shuffles, others through `tmp`, 8·s
 /// floats); the rest of the input by a strided copy per phase, the padding element by element.
 @inline(__always)
-private func stagePhases(_ dst: UnsafeMutablePointer<Float>, ld: Int, xRow: UnsafePointer<Float>, shape: Conv1dShape,
+func stagePhases(_ dst: UnsafeMutablePointer<Float>, ld: Int, xRow: UnsafePointer<Float>, shape: Conv1dShape,
                          first: Int, mode: PadMode, alpha: Float?, tmp: UnsafeMutablePointer<Float>) {
     let s = shape.stride, tin = shape.inLength, left = shape.padLeft, padded = shape.paddedLength
     let q0 = first - left  // input index of phase 0, column 0

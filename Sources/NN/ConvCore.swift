@@ -391,7 +391,7 @@ private func storeInterleaved(_ t: UnsafeMutablePointer<Float>, _ ldt: Int, _ y:
 
 /// Lanes of a and b alternated: (a0 b0 a1 b1 a2 b2 a3 b3, a4 b4 … a7 b7) (two unpack instructions).
 @inline(__always)
-private func zip2(_ a: Vec8, _ b: Vec8) -> (Vec8, Vec8) {
+func zip2(_ a: Vec8, _ b: Vec8) -> (Vec8, Vec8) {
     (Vec8(a[0], b[0], a[1], b[1], a[2], b[2], a[3], b[3]), Vec8(a[4], b[4], a[5], b[5], a[6], b[6], a[7], b[7]))
 }
 

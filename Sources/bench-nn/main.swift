@@ -72,7 +72,9 @@ final class Buffer {
 var cases: [Case] = []
 
 /// Conv1d at one layer: name, Cin, Cout, K, stride, dilation, output length (input length derived).
-func addConv(_ name: String, _ cin: Int, _ cout: Int, _ k: Int, stride: Int = 1, dilation: Int = 1, outLength: Int, elu: Bool = false) {
+/// With `winograd`, the F(2,2) kernel (K = 2·stride; FLOPs counted as the direct conv's).
+func addConv(_ name: String, _ cin: Int, _ cout: Int, _ k: Int, stride: Int = 1, dilation: Int = 1, outLength: Int, elu: Bool = false,
+             winograd: Bool = false) {
     let tin = (outLength - 1) * stride + dilation * (k - 1) + 1
     let shape = Conv1dShape(batch: 1, inChannels: cin, outChannels: cout, inLength: tin, kernelSize: k, stride: stride, dilation: dilation)
     cases.append(Case(name: name, flops: 2 * Double(shape.multiplyAdds),
@@ -81,13 +83,19 @@ func addConv(_ name: String, _ cin: Int, _ cout: Int, _ k: Int, stride: Int = 1,
     let w = Buffer(randomFloats(shape.weightCount, seed: 2, scale: 1 / Float(cin * k).squareRoot()))
     let b = Buffer(randomFloats(cout, seed: 3, scale: 0.1))
     let y = Buffer(zeros: shape.outputCount)
+    if winograd {
+        let packed = packConv1dWinogradWeights(w.p, bias: b.p, outChannels: cout, inChannels: cin, stride: stride)
+        return { conv1dWinogradForward(out: y.p, x: x.p, weights: packed, shape: shape, inputELU: elu ? 1 : nil); _ = (x, w, b, y) }
+    }
     let packed = packConv1dWeights(w.p, bias: b.p, outChannels: cout, inChannels: cin, kernelSize: k)
     return { conv1dForward(out: y.p, x: x.p, packed: packed, shape: shape, inputELU: elu ? 1 : nil); _ = (x, w, b, y) }
     })
 }
 
 /// ConvTranspose1d at one layer: Cin, Cout, K, stride, input length.
-func addConvTranspose(_ name: String, _ cin: Int, _ cout: Int, _ k: Int, stride: Int, inLength: Int, elu: Bool = false) {
+/// With `winograd`, the F(2,2) kernel (K = 2·stride; FLOPs counted as the direct transposed conv's).
+func addConvTranspose(_ name: String, _ cin: Int, _ cout: Int, _ k: Int, stride: Int, inLength: Int, elu: Bool = false,
+                      winograd: Bool = false) {
     let shape = ConvTranspose1dShape(batch: 1, inChannels: cin, outChannels: cout, inLength: inLength, kernelSize: k, stride: stride)
     cases.append(Case(name: name, flops: 2 * Double(shape.multiplyAdds),
                       spec: "kind=convtranspose1d cin=\(cin) cout=\(cout) k=\(k) stride=\(stride) tin=\(inLength) elu=\(elu ? 1 : 0)") {
@@ -95,6 +103,10 @@ func addConvTranspose(_ name: String, _ cin: Int, _ cout: Int, _ k: Int, stride:
     let w = Buffer(randomFloats(shape.weightCount, seed: 5, scale: 1 / Float(cin).squareRoot()))
     let b = Buffer(randomFloats(cout, seed: 6, scale: 0.1))
     let y = Buffer(zeros: shape.outputCount)
+    if winograd {
+        let packed = packConvTranspose1dWinogradWeights(w.p, bias: b.p, inChannels: cin, outChannels: cout, stride: stride)
+        return { convTranspose1dWinogradForward(out: y.p, x: x.p, weights: packed, shape: shape, inputELU: elu ? 1 : nil); _ = (x, w, b, y) }
+    }
     let packed = packConvTranspose1dWeights(w.p, bias: b.p, inChannels: cin, outChannels: cout, kernelSize: k, stride: stride)
     return { convTranspose1dForward(out: y.p, x: x.p, packed: packed, shape: shape, inputELU: elu ? 1 : nil); _ = (x, w, b, y) }
     })
@@ -137,12 +149,14 @@ for (c, t) in [(32, T), (64, T / 2), (128, T / 8), (256, T / 40)] {
 }
 for (c, r, t) in [(32, 2, T / 2), (64, 4, T / 8), (128, 5, T / 40), (256, 8, T / 320)] {
     addConv("enc.down \(c)->\(2 * c) k\(2 * r) s\(r)", c, 2 * c, 2 * r, stride: r, outLength: t, elu: true)
+    addConv("enc.down \(c)->\(2 * c) k\(2 * r) s\(r) F(2,2)", c, 2 * c, 2 * r, stride: r, outLength: t, elu: true, winograd: true)
 }
 addConv("enc.final 512->128 k7", 512, 128, 7, outLength: T / 320, elu: true)
 // Decoder.
 addConv("dec.conv0 128->512 k7", 128, 512, 7, outLength: T / 320)
 for (c, r, t) in [(512, 8, T / 320), (256, 5, T / 40), (128, 4, T / 8), (64, 2, T / 2)] {
     addConvTranspose("dec.up \(c)->\(c / 2) k\(2 * r) s\(r)", c, c / 2, 2 * r, stride: r, inLength: t, elu: true)
+    addConvTranspose("dec.up \(c)->\(c / 2) k\(2 * r) s\(r) F(2,2)", c, c / 2, 2 * r, stride: r, inLength: t, elu: true, winograd: true)
 }
 addConv("dec.final 32->1 k7", 32, 1, 7, outLength: T, elu: true)
 
