@@ -81,29 +81,38 @@ public func convWeightGradient(dW: UnsafeMutablePointer<Float>, left: UnsafePoin
     let groups = (j + gradientCols - 1) / gradientCols
     // Column groups per chunk: a chunk's Double sums (rowsPad × columns) stay within the accumulator budget.
     let chunkGroups = max(1, gradientAccumulatorBudget / (rowsPad * gradientCols))
+    // Few column groups (a narrow gradient such as a 1×1 conv from 8 channels): the work items are (group,
+    // row part) pairs instead, so two workers can share a single group. (Any split gives the same sums.)
+    let rowParts = groups >= 4 || Parallel.threadCount == 1 ? 1 : min(panels, 4 / groups)
     let macs = shape.batch * rows * j * n
     let body = { (range: Range<Int>) in
-        let accCols = min(range.count, chunkGroups) * gradientCols
-        let cMax = min(ch, (min(range.count, chunkGroups) * gradientCols + k - 2) / k + 1)  // channels one chunk reads
-        let acc = UnsafeMutablePointer<Double>.allocate(capacity: accCols * rowsPad)  // acc[j − j0][r]
+        let perChunk = rowParts == 1 ? min(range.count, chunkGroups) : 1
+        let cMax = min(ch, (perChunk * gradientCols + k - 2) / k + 1)  // channels one chunk reads
+        let acc = UnsafeMutablePointer<Double>.allocate(capacity: perChunk * gradientCols * rowsPad)  // acc[j − j0][r]
         let lt = UnsafeMutablePointer<Float>.allocate(capacity: panels * panelStride)  // [panel][t][8]
         let stage = UnsafeMutablePointer<Float>.allocate(capacity: cMax * span + span)  // staged rows, then zeros
         let zeros = stage + cMax * span
         zeros.initialize(repeating: 0, count: span)
         let rowAt = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: cMax)  // P[c, first …]
         let colAt = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: gradientCols)
-        defer { acc.deallocate(); lt.deallocate(); stage.deallocate(); rowAt.deallocate(); colAt.deallocate() }
-        var g0 = range.lowerBound
-        while g0 < range.upperBound {
-            let g1 = min(range.upperBound, g0 + chunkGroups)
+        let colChannel = UnsafeMutablePointer<Int>.allocate(capacity: perChunk * gradientCols)  // c − cLo per column
+        let colOffset = UnsafeMutablePointer<Int>.allocate(capacity: perChunk * gradientCols)   // k·d per column
+        defer {
+            acc.deallocate(); lt.deallocate(); stage.deallocate(); rowAt.deallocate(); colAt.deallocate()
+            colChannel.deallocate(); colOffset.deallocate()
+        }
+        /// dW[8·p0 ..< 8·p1 (within R), 12·g0 ..< 12·g1 (within J)] += Σ_b Σ_t …
+        func run(groups g0: Int, _ g1: Int, panels p0: Int, _ p1: Int) {
             let j0 = g0 * gradientCols, j1 = min(j, g1 * gradientCols)
             let cLo = j0 / k, cHi = (j1 - 1) / k + 1  // channels this chunk reads
-            acc.update(repeating: 0, count: accCols * rowsPad)
+            for col in j0..<j1 { colChannel[col - j0] = col / k - cLo; colOffset[col - j0] = (col % k) * d }
+            acc.update(repeating: 0, count: (g1 - g0) * gradientCols * rowsPad)
             for b in 0..<shape.batch {
                 var t0 = 0
                 while t0 < n {
                     let w = min(block, n - t0)
-                    stageTransposed(lt, panelStride, left + b * rows * n + t0, ld: n, rows: rows, panels: panels, steps: w, alpha: leftAlpha)
+                    stageTransposed(lt + p0 * panelStride, panelStride, left + (b * rows + 8 * p0) * n + t0, ld: n,
+                                    rows: rows - 8 * p0, panels: p1 - p0, steps: w, alpha: leftAlpha)
                     let first = t0 * s, need = (w - 1) * s + (k - 1) * d + 1
                     for c in cLo..<cHi {
                         let row = source + (b * ch + c) * ts  // S[b, c, :]
@@ -119,30 +128,41 @@ public func convWeightGradient(dW: UnsafeMutablePointer<Float>, left: UnsafePoin
                     var jt = j0
                     while jt < j1 {
                         for q in 0..<gradientCols {
-                            let col = jt + q
-                            colAt[q] = col < j1 ? rowAt[col / k - cLo] + (col % k) * d : UnsafePointer(zeros)
+                            let col = jt + q - j0
+                            colAt[q] = jt + q < j1 ? rowAt[colChannel[col]] + colOffset[col] : UnsafePointer(zeros)
                         }
                         let a = acc + (jt - j0) * rowsPad
-                        for p in 0..<panels { gradientTile8x12(lt + p * panelStride, colAt, s, w, a + p * 8, rowsPad) }
+                        for p in p0..<p1 { gradientTile8x12(lt + p * panelStride, colAt, s, w, a + p * 8, rowsPad) }
                         jt += gradientCols
                     }
                     t0 += w
                 }
             }
             // dW[r, j0 ..< j1] += acc, 8 rows at a time (acc reads stay contiguous, dW writes fill whole lines).
-            var r0 = 0
-            while r0 < rows {
-                let r1 = min(rows, r0 + 8)
+            for p in p0..<p1 {
+                let r0 = 8 * p, r1 = min(rows, r0 + 8)
                 for col in j0..<j1 {
                     let a = acc + (col - j0) * rowsPad
                     for r in r0..<r1 { dW[r * j + col] += Float(a[r]) }
                 }
-                r0 = r1
             }
-            g0 = g1
+        }
+        if rowParts == 1 {
+            var g0 = range.lowerBound
+            while g0 < range.upperBound {
+                let g1 = min(range.upperBound, g0 + chunkGroups)
+                run(groups: g0, g1, panels: 0, panels)
+                g0 = g1
+            }
+        } else {
+            for item in range {
+                let g = item / rowParts, part = item % rowParts
+                run(groups: g, g + 1, panels: panels * part / rowParts, panels * (part + 1) / rowParts)
+            }
         }
     }
-    if macs < 1 << 16 || Parallel.threadCount == 1 { body(0..<groups) } else { parallelFor(groups, body) }
+    let items = groups * rowParts
+    if macs < 1 << 16 || Parallel.threadCount == 1 { body(0..<items) } else { parallelFor(items, body) }
 }
 
 /// Stages `steps` columns of L transposed: `lt[p·panelStride + t·8 + i] = f(L[8p + i, t])`, zero for rows ≥ `rows`
@@ -150,32 +170,50 @@ public func convWeightGradient(dW: UnsafeMutablePointer<Float>, left: UnsafePoin
 @inline(__always)
 private func stageTransposed(_ lt: UnsafeMutablePointer<Float>, _ panelStride: Int, _ l: UnsafePointer<Float>, ld: Int,
                              rows: Int, panels: Int, steps w: Int, alpha: Float?) {
+    let full = w / 8 * 8
     for p in 0..<panels {
         let dst = lt + p * panelStride
-        let r0 = p * 8, live = min(8, rows - r0)
-        var t = 0
-        while t < w {
-            let m = min(8, w - t)
-            @inline(__always) func row(_ i: Int) -> Vec8 {
-                if i >= live { return Vec8() }
-                let src = l + (r0 + i) * ld + t  // L[r0 + i, t …]
-                var x: Vec8
-                if m == 8 {
-                    x = load8(src)
-                } else {
-                    x = Vec8()
-                    for u in 0..<m { x[u] = src[u] }
+        let r0 = p * 8
+        if r0 + 8 <= rows {
+            let l0 = l + r0 * ld  // L[r0, :]
+            var t = 0
+            if let alpha {
+                while t < full {
+                    let src = l0 + t
+                    transposeStore(dst + t * 8, elu8(load8(src), alpha), elu8(load8(src + ld), alpha), elu8(load8(src + 2 * ld), alpha),
+                                   elu8(load8(src + 3 * ld), alpha), elu8(load8(src + 4 * ld), alpha), elu8(load8(src + 5 * ld), alpha),
+                                   elu8(load8(src + 6 * ld), alpha), elu8(load8(src + 7 * ld), alpha))
+                    t += 8
                 }
-                if let alpha { x = elu8(x, alpha) }
-                return x
+            } else {
+                while t < full {
+                    let src = l0 + t
+                    transposeStore(dst + t * 8, load8(src), load8(src + ld), load8(src + 2 * ld), load8(src + 3 * ld),
+                                   load8(src + 4 * ld), load8(src + 5 * ld), load8(src + 6 * ld), load8(src + 7 * ld))
+                    t += 8
+                }
             }
-            let o = transpose8(row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7))
-            let out = dst + t * 8
-            store8(o.0, out); store8(o.1, out + 8); store8(o.2, out + 16); store8(o.3, out + 24)
-            store8(o.4, out + 32); store8(o.5, out + 40); store8(o.6, out + 48); store8(o.7, out + 56)
-            t += 8
+            if full == w { continue }
+        }
+        // A partial panel (rows past R are zero) or the last partial 8 steps: element by element.
+        let t0 = r0 + 8 <= rows ? full : 0
+        let live = min(8, rows - r0)
+        for t in t0..<((w + 7) / 8 * 8) {
+            var v = Vec8()
+            if t < w { for i in 0..<live { v[i] = l[(r0 + i) * ld + t] } }
+            if let alpha { v = elu8(v, alpha) }
+            store8(v, dst + t * 8)
         }
     }
+}
+
+/// Stores the 8 × 8 transpose of rows r0 … r7 at `dst` (8 vectors: lane i of each input).
+@inline(__always)
+private func transposeStore(_ dst: UnsafeMutablePointer<Float>, _ r0: Vec8, _ r1: Vec8, _ r2: Vec8, _ r3: Vec8,
+                            _ r4: Vec8, _ r5: Vec8, _ r6: Vec8, _ r7: Vec8) {
+    let o = transpose8(r0, r1, r2, r3, r4, r5, r6, r7)
+    store8(o.0, dst); store8(o.1, dst + 8); store8(o.2, dst + 16); store8(o.3, dst + 24)
+    store8(o.4, dst + 32); store8(o.5, dst + 40); store8(o.6, dst + 48); store8(o.7, dst + 56)
 }
 
 /// 8 × 8 transpose: output i holds lane i of each input (unpack, shuffle and 128-bit permute patterns).
