@@ -1,5 +1,5 @@
-// ConvWeightGradient: the weight and bias gradients shared by the Conv1d, ConvTranspose1d and LSTM backward
-// passes: a correlation of two [B, ·, T] operands reduced over batch and time, SIMD8 tiles, threaded by columns.
+// ConvWeightGradient: the weight and bias gradients shared by the Conv1d, ConvTranspose1d and LSTM backward passes:
+// a correlation of two [B, ·, T] operands reduced over batch and time, as a GEMM (SIMD8 along rows, threaded by columns).
 // Legend: B batch, R rows of the left operand L, C channels of the source S, K taps, s stride, d dilation,
 // n steps of L (the reduced time axis), Ts source length, j = c·K + k a column of the gradient.
 import Foundation
@@ -61,10 +61,11 @@ let gradientAccumulatorBudget = 32 * 1024
 /// interior run without ELU is read in place), the K tap columns of a channel pointing into that one row at
 /// offsets k·d. A register tile of 8 rows × 12 columns holds SIMD8 vectors along the rows: each step broadcasts
 /// P[c, t·s + k·d] per column and adds its product with L[8 rows, t]; no horizontal sums. Workers own ranges of
-/// 12-column groups, taken in chunks whose Double sums fit a fixed budget.
+/// 12-column groups, taken in chunks whose Double sums fit a fixed budget (with fewer than 4 groups and several
+/// threads, (group, range of 8-row panels) items instead).
 /// Order of each element's sum: within a block, a Float FMA chain over t in time order; the block sums are
-/// added in Double in (batch, block) order. Blocks depend only on the shape and workers own disjoint columns,
-/// so the result does not depend on the thread count.
+/// added in Double in (batch, block) order. Blocks depend only on the shape and workers own disjoint dW
+/// elements, so the result does not depend on the thread count or on how the work is split.
 public func convWeightGradient(dW: UnsafeMutablePointer<Float>, left: UnsafePointer<Float>, leftELU leftAlpha: Float? = nil,
                                source: UnsafePointer<Float>, sourceELU sourceAlpha: Float? = nil, mode: PadMode = .zero,
                                shape: WeightGradientShape) {
