@@ -45,7 +45,7 @@ public struct WeightGradientShape: Equatable, Sendable {
 
 /// Largest number of time steps per block (the staged L block and each element's Float partial sum).
 let gradientBlock = 256
-/// Gradient columns j per register tile (8 rows × 12 columns: 12 SIMD8 accumulators).
+/// Gradient columns j per column tile (two 16 × 6 register tiles, or one 8 × 12: 12 SIMD8 accumulators each).
 let gradientCols = 12
 /// Floats of transposed L staged per block (the L panels one column tile streams stay in L2).
 let gradientStageBudget = 64 * 1024
@@ -56,13 +56,13 @@ let gradientAccumulatorBudget = 32 * 1024
 /// padded by `mode` after `g` (g = ELU(sourceAlpha) when given, constant padding not passed through it) and
 /// f = ELU(leftAlpha) when given. dW `[R, C, K]`; L `[B, R, n]`; S `[B, C, Ts]`.
 ///
-/// A GEMM `dW = L · Pᵀ` over blocks of time: per block of up to 256 steps, L is staged transposed (`[t][8 rows]`
+/// A GEMM `dW = L · Pᵀ` over blocks of time: per block of up to 256 steps, L is staged transposed (`[t][16 rows]`
 /// panels, ELU applied) and each source channel the worker reads is staged once (padded, ELU applied; an
 /// interior run without ELU is read in place), the K tap columns of a channel pointing into that one row at
-/// offsets k·d. A register tile of 8 rows × 12 columns holds SIMD8 vectors along the rows: each step broadcasts
-/// P[c, t·s + k·d] per column and adds its product with L[8 rows, t]; no horizontal sums. Workers own ranges of
-/// 12-column groups, taken in chunks whose Double sums fit a fixed budget (with fewer than 4 groups and several
-/// threads, (group, range of 8-row panels) items instead).
+/// offsets k·d. Register tiles of 16 rows × 6 columns (8 × 12 for a last odd 8-row panel) hold SIMD8 vectors
+/// along the rows: each step broadcasts P[c, t·s + k·d] per column and adds its product with L[rows, t]; no
+/// horizontal sums. Workers own ranges of 12-column groups, taken in chunks whose Double sums fit a fixed budget
+/// (with fewer than 4 groups and several threads, (group, range of 8-row panels) items instead).
 /// Order of each element's sum: within a block, a Float FMA chain over t in time order; the block sums are
 /// added in Double in (batch, block) order. Blocks depend only on the shape and workers own disjoint dW
 /// elements, so the result does not depend on the thread count or on how the work is split.
@@ -75,7 +75,7 @@ public func convWeightGradient(dW: UnsafeMutablePointer<Float>, left: UnsafePoin
     guard n > 0 && shape.batch > 0 else { return }
     let rowsPad = (rows + 7) / 8 * 8, panels = rowsPad / 8
     let block = min(gradientBlock, n, max(8, gradientStageBudget / rowsPad / 8 * 8))
-    let panelStride = (block + 7) / 8 * 64  // floats between 8-row panels of the staged L block
+    let pairStride = (block + 7) / 8 * 128  // floats between 16-row pairs of panels in the staged L block
     let span = (block - 1) * s + (k - 1) * d + 1  // padded positions one channel's block reads
     var unitStride = shape
     unitStride.stride = 1
@@ -90,7 +90,7 @@ public func convWeightGradient(dW: UnsafeMutablePointer<Float>, left: UnsafePoin
         let perChunk = rowParts == 1 ? min(range.count, chunkGroups) : 1
         let cMax = min(ch, (perChunk * gradientCols + k - 2) / k + 1)  // channels one chunk reads
         let acc = UnsafeMutablePointer<Double>.allocate(capacity: perChunk * gradientCols * rowsPad)  // acc[j − j0][r]
-        let lt = UnsafeMutablePointer<Float>.allocate(capacity: panels * panelStride)  // [panel][t][8]
+        let lt = UnsafeMutablePointer<Float>.allocate(capacity: (panels + 1) / 2 * pairStride)  // [pair][t][16]
         let stage = UnsafeMutablePointer<Float>.allocate(capacity: cMax * span + span)  // staged rows, then zeros
         let zeros = stage + cMax * span
         zeros.initialize(repeating: 0, count: span)
@@ -112,7 +112,7 @@ public func convWeightGradient(dW: UnsafeMutablePointer<Float>, left: UnsafePoin
                 var t0 = 0
                 while t0 < n {
                     let w = min(block, n - t0)
-                    stageTransposed(lt + p0 * panelStride, panelStride, left + (b * rows + 8 * p0) * n + t0, ld: n,
+                    stageTransposed(lt, pairStride, left + (b * rows + 8 * p0) * n + t0, ld: n,
                                     rows: rows - 8 * p0, panels: p1 - p0, steps: w, alpha: leftAlpha)
                     let first = t0 * s, need = (w - 1) * s + (k - 1) * d + 1
                     for c in cLo..<cHi {
@@ -133,7 +133,13 @@ public func convWeightGradient(dW: UnsafeMutablePointer<Float>, left: UnsafePoin
                             colAt[q] = jt + q < j1 ? rowAt[colChannel[col]] + colOffset[col] : UnsafePointer(zeros)
                         }
                         let a = acc + (jt - j0) * rowsPad
-                        for p in p0..<p1 { gradientTile8x12(lt + p * panelStride, colAt, s, w, a + p * 8, rowsPad) }
+                        let pairs = (p1 - p0) / 2, second = jt + gradientCols / 2 < j1
+                        for q in 0..<pairs {
+                            let r = a + (p0 + 2 * q) * 8  // acc[jt − j0][16 rows of the pair]
+                            gradientTile16x6(lt + q * pairStride, colAt, s, w, r, rowsPad)
+                            if second { gradientTile16x6(lt + q * pairStride, colAt + gradientCols / 2, s, w, r + gradientCols / 2 * rowsPad, rowsPad) }
+                        }
+                        if (p1 - p0) % 2 == 1 { gradientTile8x12(lt + pairs * pairStride, colAt, s, w, a + (p1 - 1) * 8, rowsPad) }
                         jt += gradientCols
                     }
                     t0 += w
@@ -166,14 +172,16 @@ public func convWeightGradient(dW: UnsafeMutablePointer<Float>, left: UnsafePoin
     if macs < 1 << 16 || Parallel.threadCount == 1 { body(0..<items) } else { parallelFor(items, body) }
 }
 
-/// Stages `steps` columns of L transposed: `lt[p·panelStride + t·8 + i] = f(L[8p + i, t])`, zero for rows ≥ `rows`
-/// (columns up to the next multiple of 8 are written too: the panel stride leaves room for them).
+/// Stages `steps` columns of L transposed, 8-row panels in pairs: `lt[q·pairStride + t·16 + 8h + i] = f(L[8(2q + h) + i, t])`,
+/// a last odd panel alone as `lt[q·pairStride + t·8 + i]`; zero for rows ≥ `rows` (columns up to the next multiple
+/// of 8 are written too: the pair stride leaves room for them).
 @inline(__always)
-private func stageTransposed(_ lt: UnsafeMutablePointer<Float>, _ panelStride: Int, _ l: UnsafePointer<Float>, ld: Int,
+private func stageTransposed(_ lt: UnsafeMutablePointer<Float>, _ pairStride: Int, _ l: UnsafePointer<Float>, ld: Int,
                              rows: Int, panels: Int, steps w: Int, alpha: Float?) {
     let full = w / 8 * 8
     for p in 0..<panels {
-        let dst = lt + p * panelStride
+        let paired = p < panels / 2 * 2
+        let dst = lt + (p / 2) * pairStride + (paired ? (p % 2) * 8 : 0), ts = paired ? 16 : 8  // ts: floats per step
         let r0 = p * 8
         if r0 + 8 <= rows {
             let l0 = l + r0 * ld  // L[r0, :]
@@ -181,7 +189,7 @@ private func stageTransposed(_ lt: UnsafeMutablePointer<Float>, _ panelStride: I
             if let alpha {
                 while t < full {
                     let src = l0 + t
-                    transposeStore(dst + t * 8, elu8(load8(src), alpha), elu8(load8(src + ld), alpha), elu8(load8(src + 2 * ld), alpha),
+                    transposeStore(dst + t * ts, ts, elu8(load8(src), alpha), elu8(load8(src + ld), alpha), elu8(load8(src + 2 * ld), alpha),
                                    elu8(load8(src + 3 * ld), alpha), elu8(load8(src + 4 * ld), alpha), elu8(load8(src + 5 * ld), alpha),
                                    elu8(load8(src + 6 * ld), alpha), elu8(load8(src + 7 * ld), alpha))
                     t += 8
@@ -189,7 +197,7 @@ private func stageTransposed(_ lt: UnsafeMutablePointer<Float>, _ panelStride: I
             } else {
                 while t < full {
                     let src = l0 + t
-                    transposeStore(dst + t * 8, load8(src), load8(src + ld), load8(src + 2 * ld), load8(src + 3 * ld),
+                    transposeStore(dst + t * ts, ts, load8(src), load8(src + ld), load8(src + 2 * ld), load8(src + 3 * ld),
                                    load8(src + 4 * ld), load8(src + 5 * ld), load8(src + 6 * ld), load8(src + 7 * ld))
                     t += 8
                 }
@@ -203,18 +211,18 @@ private func stageTransposed(_ lt: UnsafeMutablePointer<Float>, _ panelStride: I
             var v = Vec8()
             if t < w { for i in 0..<live { v[i] = l[(r0 + i) * ld + t] } }
             if let alpha { v = elu8(v, alpha) }
-            store8(v, dst + t * 8)
+            store8(v, dst + t * ts)
         }
     }
 }
 
-/// Stores the 8 × 8 transpose of rows r0 … r7 at `dst` (8 vectors: lane i of each input).
+/// Stores the 8 × 8 transpose of rows r0 … r7 at `dst`, `ts` floats apart (8 vectors: lane i of each input).
 @inline(__always)
-private func transposeStore(_ dst: UnsafeMutablePointer<Float>, _ r0: Vec8, _ r1: Vec8, _ r2: Vec8, _ r3: Vec8,
+private func transposeStore(_ dst: UnsafeMutablePointer<Float>, _ ts: Int, _ r0: Vec8, _ r1: Vec8, _ r2: Vec8, _ r3: Vec8,
                             _ r4: Vec8, _ r5: Vec8, _ r6: Vec8, _ r7: Vec8) {
     let o = transpose8(r0, r1, r2, r3, r4, r5, r6, r7)
-    store8(o.0, dst); store8(o.1, dst + 8); store8(o.2, dst + 16); store8(o.3, dst + 24)
-    store8(o.4, dst + 32); store8(o.5, dst + 40); store8(o.6, dst + 48); store8(o.7, dst + 56)
+    store8(o.0, dst); store8(o.1, dst + ts); store8(o.2, dst + 2 * ts); store8(o.3, dst + 3 * ts)
+    store8(o.4, dst + 4 * ts); store8(o.5, dst + 5 * ts); store8(o.6, dst + 6 * ts); store8(o.7, dst + 7 * ts)
 }
 
 /// 8 × 8 transpose: output i holds lane i of each input (unpack, shuffle and 128-bit permute patterns).
@@ -244,9 +252,35 @@ private func addToDouble(_ v: Vec8, _ acc: UnsafeMutablePointer<Double>) {
     p.storeBytes(of: b, toByteOffset: 32, as: SIMD4<Double>.self)
 }
 
+/// 16 rows × 6 columns over `w` steps: `acc[q·ldAcc + i] += Σ_t l[t, i] · col[q][t·step]` for i < 16 (`l` holds
+/// 16 floats per step), the same Float chain per element as the 8 × 12 tile. SIMD16 operations keep each
+/// broadcast's two FMAs together: 12 accumulators + 2 operands + 1 broadcast registers, 8 loads per 12 FMAs.
+@inline(never)
+func gradientTile16x6(_ l: UnsafePointer<Float>, _ col: UnsafePointer<UnsafePointer<Float>>, _ step: Int,
+                      _ w: Int, _ acc: UnsafeMutablePointer<Double>, _ ldAcc: Int) {
+    typealias V16 = SIMD16<Float>
+    let c0 = col[0], c1 = col[1], c2 = col[2], c3 = col[3], c4 = col[4], c5 = col[5]
+    var lp = UnsafeRawPointer(l)
+    var a0 = V16(), a1 = V16(), a2 = V16(), a3 = V16(), a4 = V16(), a5 = V16()
+    var o = 0
+    for _ in 0..<w {
+        let x = lp.loadUnaligned(as: V16.self)
+        a0.addProduct(x, V16(repeating: c0[o])); a1.addProduct(x, V16(repeating: c1[o]))
+        a2.addProduct(x, V16(repeating: c2[o])); a3.addProduct(x, V16(repeating: c3[o]))
+        a4.addProduct(x, V16(repeating: c4[o])); a5.addProduct(x, V16(repeating: c5[o]))
+        lp += 64; o += step
+    }
+    addToDouble(a0.lowHalf, acc); addToDouble(a0.highHalf, acc + 8)
+    addToDouble(a1.lowHalf, acc + ldAcc); addToDouble(a1.highHalf, acc + ldAcc + 8)
+    addToDouble(a2.lowHalf, acc + 2 * ldAcc); addToDouble(a2.highHalf, acc + 2 * ldAcc + 8)
+    addToDouble(a3.lowHalf, acc + 3 * ldAcc); addToDouble(a3.highHalf, acc + 3 * ldAcc + 8)
+    addToDouble(a4.lowHalf, acc + 4 * ldAcc); addToDouble(a4.highHalf, acc + 4 * ldAcc + 8)
+    addToDouble(a5.lowHalf, acc + 5 * ldAcc); addToDouble(a5.highHalf, acc + 5 * ldAcc + 8)
+}
+
 /// 8 rows × 12 columns over `w` steps: `acc[q·ldAcc + i] += Σ_t l[t, i] · col[q][t·step]` (a Float FMA chain
-/// over t, then one Double add). 12 accumulators + 1 operand + 1 broadcast fit the 16 AVX registers; a
-/// 16 × 6 tile (2 operands, 6 broadcasts) was slower: the compiler keeps the 6 broadcasts live and spills.
+/// over t, then one Double add). 12 accumulators + 1 operand + 1 broadcast fit the 16 AVX registers
+/// (13 loads per 12 FMAs: used for a last odd 8-row panel).
 @inline(never)
 func gradientTile8x12(_ l: UnsafePointer<Float>, _ col: UnsafePointer<UnsafePointer<Float>>, _ step: Int,
                       _ w: Int, _ acc: UnsafeMutablePointer<Double>, _ ldAcc: Int) {

@@ -65,8 +65,8 @@ final class ActivationsBackwardTests: XCTestCase {
 
     /// The fast weight gradient against the scalar reference on random shapes: strides 1/2/4/5/8, dilations
     /// 1/3/9, K 1/3/4/7/16, ELU on either side, every pad mode, odd lengths, batch 1–3, row counts around the
-    /// 8-row panels, plus shapes that split time into several blocks and columns into several chunks; 1, 2 and
-    /// 3 threads must agree bit for bit.
+    /// 8-row panels, plus shapes that split time into several blocks, columns into several chunks and rows into
+    /// parts; 1, 2 and 3 threads must agree bit for bit.
     func testWeightGradientRandomShapesMatchReference() {
         var rng = SeededRNG(seed: 77)
         func pick<T>(_ xs: [T]) -> T { xs[Int(rng.next() % UInt64(xs.count))] }
@@ -77,6 +77,10 @@ final class ActivationsBackwardTests: XCTestCase {
              PadMode.zero, Float?.none, Float?.some(1)),
             (WeightGradientShape(batch: 1, rows: 17, channels: 3, steps: 777, sourceLength: 1553, kernelSize: 4, stride: 2, padLeft: 1, padRight: 2),
              .reflect, 0.5, nil),
+            // 2 column groups × 3 row panels: with several threads, items of (group, panel range) whose 16-row
+            // pairs start at an odd panel.
+            (WeightGradientShape(batch: 2, rows: 23, channels: 2, steps: 501, sourceLength: 507, kernelSize: 7, padLeft: 3, padRight: 3),
+             .replicate, 1, 1),
         ]
         for _ in 0..<36 {
             let k = pick([1, 3, 4, 7, 16]), s = pick([1, 2, 4, 5, 8]), d = k == 1 ? 1 : pick([1, 3, 9])
