@@ -81,22 +81,24 @@ public func conv1dBackward(dx: UnsafeMutablePointer<Float>?, dWeight: UnsafeMuta
 }
 
 /// `dx[r, i] += f'(x[r, i]) · (dxp[r, padLeft + i] + Σ_{padding p copying i} dxp[r, p])` for each row r, with
-/// f' from `act` = ELU(x) when alpha is set (1 where x > 0, act + alpha elsewhere).
-func foldPaddedGradient(dx: UnsafeMutablePointer<Float>, dxp: UnsafePointer<Float>, x: UnsafePointer<Float>,
+/// f' from `act` = ELU(x) when alpha is set (1 where x > 0, act + alpha elsewhere). The copies are added into
+/// dxp in place (it is scratch), so no row is copied.
+func foldPaddedGradient(dx: UnsafeMutablePointer<Float>, dxp: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
                         act: UnsafePointer<Float>?, rows: Int, shape: Conv1dShape, padMode: PadMode, alpha: Float?) {
     let tin = shape.inLength, tp = shape.paddedLength, left = shape.padLeft
     let hasCopies: Bool
     if case .constant = padMode { hasCopies = false } else { hasCopies = shape.padLeft + shape.padRight > 0 }
     parallelFor(rows, minChunk: max(1, 16384 / max(1, tin))) { range in
-        let g = UnsafeMutablePointer<Float>.allocate(capacity: tin)
-        defer { g.deallocate() }
         for r in range {
-            let src = dxp + r * tp  // dxp[r, :]
-            g.update(from: src + left, count: tin)
+            let row = dxp + r * tp  // dxp[r, :], folded in place (each row belongs to one worker)
+            let g = row + left      // the gradient of x[r, :] once the copies are added
             if hasCopies {
-                for p in 0..<tp where p < left || p >= left + tin {
-                    if let i = paddedSource(p - left, length: tin, left: left, right: shape.padRight, mode: padMode) { g[i] += src[p] }
+                // The padding positions only, in increasing p (a scan of the whole row cost as much as the fold).
+                func fold(_ p: Int) {
+                    if let i = paddedSource(p - left, length: tin, left: left, right: shape.padRight, mode: padMode) { g[i] += row[p] }
                 }
+                for p in 0..<left { fold(p) }
+                for p in (left + tin)..<tp { fold(p) }
             }
             if let act, let alpha {
                 addScaledByELUDerivative(dx + r * tin, g, x + r * tin, activated: act + r * tin, tin, alpha)

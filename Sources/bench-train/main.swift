@@ -46,6 +46,7 @@ if args.first == "kernels" {
     }
     exit(0)
 }
+AllocatorPolicy.keepFreedMemory()  // as `codec train` does
 func arg(_ i: Int, _ d: Double) -> Double { i < args.count ? Double(args[i]) ?? d : d }
 let filters = Int(arg(0, 32)), batch = Int(arg(1, 4)), seconds = arg(2, 1.0), steps = Int(arg(3, 3)), lstm = Int(arg(4, 2))
 let config = CodecConfig.trainable24kHz(filters: filters, codebooks: 8, lstmLayers: lstm)

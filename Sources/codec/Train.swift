@@ -118,6 +118,7 @@ struct Train: ParsableCommand {
             return
         }
         let steps = steps!, output = output!
+        AllocatorPolicy.keepFreedMemory()  // each step frees and reallocates the same large tapes and gradients
         let trainer: Trainer
         if resume {
             let saved = try Trainer.settings(inCheckpoint: checkpointPath).commitmentWeightPerStage

@@ -62,4 +62,53 @@ final class ActivationsBackwardTests: XCTestCase {
         biasGradientReference(dBias: &b, dOut: dy, batch: 3, rows: 5, steps: 101)
         XCTAssertNil(closeness(a, b, rtol: 1e-5, atol: 1e-5))
     }
+
+    /// The fast weight gradient against the scalar reference on random shapes: strides 1/2/4/5/8, dilations
+    /// 1/3/9, K 1/3/4/7/16, ELU on either side, every pad mode, odd lengths, batch 1–3, row counts around the
+    /// 8-row panels, plus shapes that split time into several blocks, columns into several chunks and rows into
+    /// parts; 1, 2 and 3 threads must agree bit for bit.
+    func testWeightGradientRandomShapesMatchReference() {
+        var rng = SeededRNG(seed: 77)
+        func pick<T>(_ xs: [T]) -> T { xs[Int(rng.next() % UInt64(xs.count))] }
+        func int(_ r: ClosedRange<Int>) -> Int { r.lowerBound + Int(rng.next() % UInt64(r.count)) }
+        var shapes = [
+            // Several time blocks (rows 300 → 208-step blocks) and column chunks (8 groups of 12 per chunk).
+            (WeightGradientShape(batch: 2, rows: 300, channels: 7, steps: 451, sourceLength: 466, kernelSize: 16, padLeft: 0, padRight: 0),
+             PadMode.zero, Float?.none, Float?.some(1)),
+            (WeightGradientShape(batch: 1, rows: 17, channels: 3, steps: 777, sourceLength: 1553, kernelSize: 4, stride: 2, padLeft: 1, padRight: 2),
+             .reflect, 0.5, nil),
+            // 2 column groups × 3 row panels: with several threads, items of (group, panel range) whose 16-row
+            // pairs start at an odd panel.
+            (WeightGradientShape(batch: 2, rows: 23, channels: 2, steps: 501, sourceLength: 507, kernelSize: 7, padLeft: 3, padRight: 3),
+             .replicate, 1, 1),
+        ]
+        for _ in 0..<36 {
+            let k = pick([1, 3, 4, 7, 16]), s = pick([1, 2, 4, 5, 8]), d = k == 1 ? 1 : pick([1, 3, 9])
+            let n = int(1...140) | 1, halo = (k - 1) * d
+            let need = (n - 1) * s + halo + 1
+            var mode = pick([PadMode.zero, .constant(0.25), .reflect, .replicate])
+            var pl = int(0...min(need / 2, halo + s)), pr = int(0...min(need / 2, halo + s))
+            let ts = max(1, need - pl - pr + int(0...(s - 1)))
+            if case .reflect = mode, pl >= ts || pr >= ts {
+                if ts > 1 { pl = min(pl, ts - 1); pr = min(pr, ts - 1) } else { mode = .zero }
+                if (n - 1) * s + halo >= ts + pl + pr { mode = .zero; pl = need; pr = 0 }
+            }
+            let shape = WeightGradientShape(batch: int(1...3), rows: pick([1, 3, 8, 9, 16, 23]), channels: int(1...5), steps: n,
+                                            sourceLength: ts, kernelSize: k, stride: s, dilation: d, padLeft: pl, padRight: pr)
+            let elu = pick([(Float?.none, Float?.none), (1, nil), (nil, 1), (0.3, 0.7)])
+            shapes.append((shape, mode, elu.0, elu.1))
+        }
+        for (i, (s, mode, la, sa)) in shapes.enumerated() {
+            let l = rng.floats(s.batch * s.rows * s.steps), src = rng.floats(s.batch * s.channels * s.sourceLength, -2, 2)
+            let start = rng.floats(s.rows * s.channels * s.kernelSize)
+            var a = start, b = start, c = start, e = start
+            Parallel.withThreads(1) { convWeightGradient(dW: &a, left: l, leftELU: la, source: src, sourceELU: sa, mode: mode, shape: s) }
+            Parallel.withThreads(2) { convWeightGradient(dW: &c, left: l, leftELU: la, source: src, sourceELU: sa, mode: mode, shape: s) }
+            Parallel.withThreads(3) { convWeightGradient(dW: &e, left: l, leftELU: la, source: src, sourceELU: sa, mode: mode, shape: s) }
+            convWeightGradientReference(dW: &b, left: l, leftELU: la, source: src, sourceELU: sa, mode: mode, shape: s)
+            XCTAssertEqual(a, c, "case \(i) \(s): 2 threads changed the result")
+            XCTAssertEqual(a, e, "case \(i) \(s): 3 threads changed the result")
+            if let m = closeness(a, b, rtol: 1e-4, atol: 1e-4) { XCTFail("case \(i) \(s) \(mode) ELU \(String(describing: la))/\(String(describing: sa)): \(m)") }
+        }
+    }
 }
