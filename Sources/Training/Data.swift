@@ -268,10 +268,14 @@ public final class CropSampler: @unchecked Sendable {
         return out
     }
 
-    /// Deterministic evaluation clips from the held-out files: for each (sorted by path, at most
-    /// `maxClips`), `length` samples from its middle (zero-padded if shorter), loudness-normalised.
+    /// Deterministic evaluation clips from the held-out files: `maxClips` files spread evenly over the
+    /// path-sorted list (so every top-level folder, e.g. music, sounds, speech, gets its share rather than
+    /// the first folder alone), each `length` samples from its middle (zero-padded if shorter),
+    /// loudness-normalised.
     public func heldOutClips(length: Int, maxClips: Int = .max) throws -> [(file: String, audio: [Float])] {
-        try corpus.heldOut.prefix(maxClips).map { f in
+        let files = corpus.heldOut, n = min(max(0, maxClips), files.count)
+        let picked = (0..<n).map { files[$0 * files.count / n] }
+        return try picked.map { f in
             let srcLen = Int((Double(length) * Double(f.sampleRate) / Double(corpus.sampleRate)).rounded(.up))
             var x = try readAtModelRate(f, sourceOffset: max(0, (f.frames - srcLen) / 2), sourceLength: srcLen, length: length)
             let g = loudnessGain(x)

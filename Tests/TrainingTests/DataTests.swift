@@ -92,6 +92,10 @@ final class DataTests: XCTestCase {
         XCTAssertEqual(clips.map(\.file), corpus.heldOut.map(\.relativePath))
         XCTAssert(clips.allSatisfy { $0.audio.count == 800 })
         XCTAssertEqual(try sampler.heldOutClips(length: 800).map(\.audio), clips.map(\.audio))
+        // Fewer clips than files: spread over the sorted list (first, then from the middle on), not its head.
+        let h = corpus.heldOut.map(\.relativePath)
+        XCTAssertGreaterThanOrEqual(h.count, 3)
+        XCTAssertEqual(try sampler.heldOutClips(length: 800, maxClips: 2).map(\.file), [h[0], h[h.count / 2]])
     }
 
     func testLoaderIsSeededAndResumesExactlyFromItsPosition() throws {
