@@ -225,15 +225,8 @@ func stagePaddedRow(_ dst: UnsafeMutablePointer<Float>, width: Int, xRow: Unsafe
         stageRow(dst + jLo, width: jHi - jLo, src: xRow + q0 + jLo * s, step: s, count: jHi - jLo, alpha: alpha)
     }
     // Padding (and beyond), element by element.
-    let padded = shape.paddedLength
     func fill(_ j: Int) {
-        let p = first + j * s
-        if p >= padded { dst[j] = 0; return }
-        if let i = paddedSource(p - left, length: tin, left: left, right: shape.padRight, mode: mode) {
-            dst[j] = alpha.map { elu1(xRow[i], $0) } ?? xRow[i]
-        } else {
-            dst[j] = mode.fill
-        }
+        dst[j] = paddedElement(xRow, at: first + j * s, length: tin, left: left, right: shape.padRight, mode: mode, alpha: alpha)
     }
     // Only the columns outside jLo ..< jHi (a scan of the whole width per row cost ~9 % of an encode).
     for j in 0..<jLo { fill(j) }
@@ -257,7 +250,7 @@ func unzip2(_ a: Vec8, _ b: Vec8) -> (Vec8, Vec8) {
 @inline(__always)
 func stagePhases(_ dst: UnsafeMutablePointer<Float>, ld: Int, xRow: UnsafePointer<Float>, shape: Conv1dShape,
                          first: Int, mode: PadMode, alpha: Float?, tmp: UnsafeMutablePointer<Float>) {
-    let s = shape.stride, tin = shape.inLength, left = shape.padLeft, padded = shape.paddedLength
+    let s = shape.stride, tin = shape.inLength, left = shape.padLeft
     let q0 = first - left  // input index of phase 0, column 0
     let jLo = min(ld, q0 >= 0 ? 0 : (-q0 + s - 1) / s)
     @inline(__always) func load(_ p: UnsafePointer<Float>) -> Vec8 {
@@ -295,13 +288,7 @@ func stagePhases(_ dst: UnsafeMutablePointer<Float>, ld: Int, xRow: UnsafePointe
         }
         // The padding (and beyond), element by element.
         func fill(_ j: Int) {
-            let p = first + j * s + r
-            if p >= padded { row[j] = 0; return }
-            if let i = paddedSource(p - left, length: tin, left: left, right: shape.padRight, mode: mode) {
-                row[j] = alpha.map { elu1(xRow[i], $0) } ?? xRow[i]
-            } else {
-                row[j] = mode.fill
-            }
+            row[j] = paddedElement(xRow, at: first + j * s + r, length: tin, left: left, right: shape.padRight, mode: mode, alpha: alpha)
         }
         for j in 0..<jLo { fill(j) }
         for j in jEnd..<ld { fill(j) }

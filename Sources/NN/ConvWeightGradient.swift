@@ -318,15 +318,8 @@ func stageSourceRow(_ dst: UnsafeMutablePointer<Float>, count: Int, width: Int, 
     if iHi > iLo {
         stageRow(dst + iLo, width: iHi - iLo, src: row + q0 + iLo * s, step: s, count: iHi - iLo, alpha: alpha)
     }
-    let padded = shape.paddedLength
     for i in 0..<count where i < iLo || i >= iHi {
-        let p = first + i * s
-        if p >= padded { dst[i] = 0; continue }
-        if let src = paddedSource(p - left, length: tin, left: left, right: shape.padRight, mode: mode) {
-            dst[i] = alpha.map { elu1(row[src], $0) } ?? row[src]
-        } else {
-            dst[i] = mode.fill
-        }
+        dst[i] = paddedElement(row, at: first + i * s, length: tin, left: left, right: shape.padRight, mode: mode, alpha: alpha)
     }
     (dst + count).update(repeating: 0, count: width - count)
 }

@@ -64,6 +64,17 @@ extension PadMode {
     }
 }
 
+/// Element `p` of `pad1d(f(row))` (row of `length` elements, `left`/`right` padding, f = ELU(alpha) when
+/// given, applied to copied elements and not to a constant fill), and 0 at or past the padded end: what the
+/// conv kernels' stagers write outside the stretch they copy as vectors.
+@inline(__always)
+func paddedElement(_ row: UnsafePointer<Float>, at p: Int, length: Int, left: Int, right: Int, mode: PadMode,
+                   alpha: Float?) -> Float {
+    if p >= length + left + right { return 0 }
+    guard let i = paddedSource(p - left, length: length, left: left, right: right, mode: mode) else { return mode.fill }
+    return alpha.map { elu1(row[i], $0) } ?? row[i]
+}
+
 /// Which input element padded position `q` (counted from the first input element; negative in the left
 /// padding, ≥ L in the right) copies, or nil where the padding is `mode.fill`. The rule of `pad1d`, shared
 /// with the conv kernels that pad while staging their input.

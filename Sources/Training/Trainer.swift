@@ -102,6 +102,9 @@ public struct StepReport: Sendable {
 /// Trains a codec on a corpus. Not thread-safe: one step at a time.
 public final class Trainer {
     public let settings: TrainerSettings
+    /// The settings the checkpoint a resumed trainer came from was saved with (nil for a new run); they
+    /// differ from `settings` where `resume` changed them.
+    public private(set) var checkpointSettings: TrainerSettings?
     public let model: TrainableSEANet
     public let optimizer: Adam
     public let quantizer: QuantizerTraining
@@ -153,17 +156,14 @@ public final class Trainer {
     public static func resume(checkpoint path: String, dataDirectory: String, steps: Int? = nil,
                               commitmentWeight: Double? = nil) throws -> Trainer {
         let file = try SafeTensors.read(path: path)
-        var settings = try savedSettings(file, path: path)
+        let saved = try savedSettings(file, path: path)
+        var settings = saved
         if let steps { settings.steps = steps }
         if let commitmentWeight { settings.commitmentWeight = commitmentWeight }
         let trainer = try Trainer(settings: settings, dataDirectory: dataDirectory)
         try trainer.restore(file, path: path)
+        trainer.checkpointSettings = saved
         return trainer
-    }
-
-    /// The settings a checkpoint was saved with.
-    public static func settings(inCheckpoint path: String) throws -> TrainerSettings {
-        try savedSettings(try SafeTensors.read(path: path), path: path)
     }
 
     private static func savedSettings(_ file: SafeTensorsFile, path: String) throws -> TrainerSettings {

@@ -121,10 +121,9 @@ struct Train: ParsableCommand {
         AllocatorPolicy.keepFreedMemory()  // each step frees and reallocates the same large tapes and gradients
         let trainer: Trainer
         if resume {
-            let saved = try Trainer.settings(inCheckpoint: checkpointPath).commitmentWeightPerStage
             trainer = try Trainer.resume(checkpoint: checkpointPath, dataDirectory: data, steps: steps, commitmentWeight: commitmentWeight)
             log("resumed \(checkpointPath) at step \(trainer.step)")
-            if trainer.settings.commitmentWeightPerStage != saved {
+            if let saved = trainer.checkpointSettings?.commitmentWeightPerStage, trainer.settings.commitmentWeightPerStage != saved {
                 log("commitment weight changed from \(saved) to \(trainer.settings.commitmentWeightPerStage) at step \(trainer.step)")
             }
         } else {
