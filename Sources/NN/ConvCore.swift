@@ -200,10 +200,12 @@ typealias ConvStager = (_ ciLo: Int, _ ciHi: Int, _ c0: Int, _ bc: Int, _ nc: In
 /// → strips → tiles), then to the output.
 ///
 /// - `layout(nc)`: the stage layout for blocks of at most `nc` columns.
+/// - `threaded`: false runs on the calling thread only (for callers that are themselves one of several
+///   concurrent workers); the result is the same either way.
 func runConvCore(weights: PackedConvWeights, cols: Int, layout: (_ nc: Int) -> ConvStageLayout,
-                 stage: ConvStager, store: ConvStore) {
+                 stage: ConvStager, store: ConvStore, threaded: Bool = true) {
     guard cols > 0 else { return }
-    let threads = Parallel.threadCount
+    let threads = threaded ? Parallel.threadCount : 1
     let tiles = weights.tiles, cin = weights.inChannels, cb = weights.channelBlock, taps = weights.taps
     let channelBlocks = (cin + cb - 1) / cb
     var viaScratch = false

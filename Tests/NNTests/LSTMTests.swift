@@ -86,6 +86,42 @@ final class LSTMTests: XCTestCase {
         XCTAssertEqual(one, two)
     }
 
+    /// With 2+ threads a stack runs its layers as a wavefront over chunks of steps (layer l + 1 starts on
+    /// chunk k while layer l runs chunk k + 1): outputs and final state must be the same bits as one layer
+    /// after another on 1 thread, for ragged last chunks, batch > 1, 3 layers and a carried initial state.
+    func testLayerWavefrontEqualsLayerByLayerBitForBit() {
+        var rng = SeededRNG(seed: 14)
+        for (layers, batch, t) in [(2, 1, 750), (3, 2, 401), (2, 1, 193)] {
+            let lstm = LSTM(layers: [layer(24, 40, &rng)] + (1..<layers).map { _ in layer(40, 40, &rng) })
+            let x = Tensor(shape: [batch, 24, t], data: rng.floats(batch * 24 * t, -2, 2))
+            let initial = LSTMState(h: Tensor(shape: [layers, batch, 40], data: rng.floats(layers * batch * 40)),
+                                    c: Tensor(shape: [layers, batch, 40], data: rng.floats(layers * batch * 40, -2, 2)))
+            let one = Parallel.withThreads(1) { lstm(x, state: initial) }
+            // Layer by layer by hand on 1 thread, through the public layer kernel.
+            var input = x.data, h = initial.h.data, c = initial.c.data
+            for (l, w) in lstm.layers.enumerated() {
+                var y = [Float](repeating: 0, count: batch * 40 * t)
+                h.withUnsafeMutableBufferPointer { hp in
+                    c.withUnsafeMutableBufferPointer { cp in
+                        Parallel.withThreads(1) {
+                            lstmLayerForward(out: &y, h: hp.baseAddress! + l * batch * 40, c: cp.baseAddress! + l * batch * 40, x: input,
+                                             weights: w, shape: LSTMShape(batch: batch, inputSize: w.inputSize, hiddenSize: 40, length: t))
+                        }
+                    }
+                }
+                input = y
+            }
+            XCTAssertEqual(one.output.data, input, "\(layers) layers, B \(batch), T \(t): 1 thread")
+            XCTAssertEqual(one.state.h.data, h)
+            XCTAssertEqual(one.state.c.data, c)
+            for threads in [2, 3] {
+                let many = Parallel.withThreads(threads) { lstm(x, state: initial) }
+                XCTAssertEqual(many.output, one.output, "\(layers) layers, B \(batch), T \(t): \(threads) threads")
+                XCTAssertEqual(many.state, one.state, "\(layers) layers, B \(batch), T \(t): \(threads) threads, final state")
+            }
+        }
+    }
+
     /// torch.nn.LSTM (2 layers, with and without an initial state): outputs and final (h, c) within 1e-5
     /// relative plus 1e-6 absolute (values are in (−1, 1) for h; rounding differs only in summation order).
     func testMatchesPyTorchFixtures() throws {
