@@ -7,7 +7,10 @@ it as a `.th` checkpoint, writes a 24 kHz test signal of each duration, then for
   - PyTorch: model.encode(x) and model.decode(frames) under torch.no_grad(), torch.set_num_threads(n)
   - NeuralCodec: .build/release/bench-codec on the same checkpoint and WAV (NEURALCODEC threads n)
 and prints real-time factors (seconds of compute per second of audio; lower is faster) and the speed-up
-ratio torch/ours. Also prints OpenBLAS sgemm GFLOP/s (numpy) for scale. With --profile, prints our per-layer
+ratio torch/ours. With --rounds R (R > 1) each configuration is measured R times, torch and ours alternated
+(torch first in odd rounds, ours first in even ones), and the line printed is the median over the rounds of
+each figure and of the per-round ratios, with the range of the ratios after it: on a shared machine the
+speed of both sides drifts by 10-20 % over minutes, and only pairs measured back to back are comparable. Also prints OpenBLAS sgemm GFLOP/s (numpy) for scale. With --profile, prints our per-layer
 profile next to PyTorch's (forward hooks on the same layers), with the torch/ours ratio per layer.
 
 Run: swift build -c release --product bench-codec && python3 scripts/bench-codec.py [--seconds 10 60]
@@ -184,6 +187,7 @@ def main():
     ap.add_argument("--seconds", type=float, nargs="+", default=[10.0])
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=1, help="alternated torch/ours pairs per configuration (median reported)")
     ap.add_argument("--bandwidth", type=float, default=6.0)
     ap.add_argument("--profile", action="store_true", help="print our per-layer profile")
     ap.add_argument("--save-model", metavar="PATH", help="only write the seeded full-size checkpoint to PATH (.th)")
@@ -203,14 +207,35 @@ def main():
     print(f"torch {torch.__version__}, encodec 24 kHz full size, bandwidth {args.bandwidth} kbps, best of {args.repeats}")
     print(f"OpenBLAS sgemm 1024³ (numpy): {sgemm_gflops(threads=1):.1f} GFLOP/s per CPU second on 1 thread")
     print("RTF = wall seconds per audio second (best of repeats); cpu x = torch CPU time / ours (all threads), robust to other jobs")
+    if args.rounds > 1:
+        print(f"{args.rounds} alternated rounds per line: figures and speed-ups are medians over the rounds")
     print(f"{'input':>6} {'thr':>3} | {'torch enc RTF':>13} {'ours enc RTF':>12} {'speed-up':>8} {'cpu x':>6} | {'torch dec RTF':>13} {'ours dec RTF':>12} {'speed-up':>8} {'cpu x':>6}")
     for secs in args.seconds:
         wav = os.path.join(tmp, f"in{secs:g}.wav")
         x = write_wav(wav, signal(secs), 24000)
         for n in args.threads:
-            te, td, cte, ctd = torch_times(model, x, n, args.repeats)
-            (oe, coe), (od, cod), out = ours_times(bench, th, wav, n, args.repeats, args.bandwidth, args.profile)
-            print(f"{secs:>5g}s {n:>3} | {te / secs:>13.4f} {oe / secs:>12.4f} {te / oe:>7.2f}x {cte / coe:>5.2f}x | {td / secs:>13.4f} {od / secs:>12.4f} {td / od:>7.2f}x {ctd / cod:>5.2f}x", flush=True)
+            rounds = []
+            for r in range(max(1, args.rounds)):
+                if r % 2 == 0:
+                    t = torch_times(model, x, n, args.repeats)
+                    o = ours_times(bench, th, wav, n, args.repeats, args.bandwidth, args.profile)
+                else:
+                    o = ours_times(bench, th, wav, n, args.repeats, args.bandwidth, args.profile)
+                    t = torch_times(model, x, n, args.repeats)
+                (oe, coe), (od, cod), out = o
+                rounds.append((*t, oe, od, coe, cod))
+                if args.rounds > 1:
+                    te, td, cte, ctd = t
+                    print(f"{'':>6} {'':>3}   round {r + 1}: encode {te / secs:.4f} / {oe / secs:.4f} = {te / oe:.2f}x, "
+                          f"decode {td / secs:.4f} / {od / secs:.4f} = {td / od:.2f}x", flush=True)
+            med = lambda v: float(np.median(v))
+            te, td, cte, ctd, oe, od, coe, cod = (med([row[i] for row in rounds]) for i in range(8))
+            enc_x = [row[0] / row[4] for row in rounds]; dec_x = [row[1] / row[5] for row in rounds]
+            cenc_x = [row[2] / row[6] for row in rounds]; cdec_x = [row[3] / row[7] for row in rounds]
+            print(f"{secs:>5g}s {n:>3} | {te / secs:>13.4f} {oe / secs:>12.4f} {med(enc_x):>7.2f}x {med(cenc_x):>5.2f}x | {td / secs:>13.4f} {od / secs:>12.4f} {med(dec_x):>7.2f}x {med(cdec_x):>5.2f}x", flush=True)
+            if args.rounds > 1:
+                print(f"{'':>6} {'':>3}   median of {len(rounds)} rounds; speed-up range encode {min(enc_x):.2f}-{max(enc_x):.2f}x, "
+                      f"decode {min(dec_x):.2f}-{max(dec_x):.2f}x", flush=True)
             if args.profile:
                 print(f"per-layer CPU time, {secs:g} s, {n} thread(s): ours from bench-codec --profile, torch from forward "
                       f"hooks, least of {args.repeats} runs per layer (its ELUs added to the conv after them, which ours fuses):")
