@@ -46,18 +46,50 @@ public struct EncodedAudio: Equatable, Sendable {
 
 /// A loaded codec. Thread-compatible: `encode` and `decode` do not mutate the model.
 public final class CodecModel: @unchecked Sendable {
+    /// Which halves of the network a model is built with: a command that only encodes (or only decodes)
+    /// skips the other half's weights, which halves load time and the model's memory.
+    public struct Parts: OptionSet, Sendable, CustomStringConvertible {
+        public let rawValue: Int
+        public init(rawValue: Int) { self.rawValue = rawValue }
+        public static let encoder = Parts(rawValue: 1)
+        public static let decoder = Parts(rawValue: 2)
+        public static let all: Parts = [.encoder, .decoder]
+        public var description: String { self == .all ? "encoder and decoder" : contains(.encoder) ? "encoder only" : "decoder only" }
+    }
+
     public let config: CodecConfig
-    let encoder: SEANetEncoder
-    let decoder: SEANetDecoder
+    /// The halves this model was built with (the quantizer is always there).
+    public let parts: Parts
+    private let encoderNet: SEANetEncoder?
+    private let decoderNet: SEANetDecoder?
     public let quantizer: ResidualVectorQuantizer
 
+    /// Throws unless the model was built with `part` (a clear error rather than a crash for callers
+    /// that load one half and then ask for the other).
+    public func require(_ part: Parts) throws {
+        guard parts.isSuperset(of: part) else {
+            throw CodecError.invalidInput("the model was loaded \(parts); this needs the \(part == .decoder ? "decoder" : part == .encoder ? "encoder" : "encoder and decoder")")
+        }
+    }
+
+    var encoder: SEANetEncoder {
+        guard let encoderNet else { preconditionFailure("CodecModel: built without its encoder (\(parts)); load it with parts .encoder") }
+        return encoderNet
+    }
+    var decoder: SEANetDecoder {
+        guard let decoderNet else { preconditionFailure("CodecModel: built without its decoder (\(parts)); load it with parts .decoder") }
+        return decoderNet
+    }
+
     /// Builds a model from tensors named as in EnCodec's state dict (weight norm already folded).
-    /// Every tensor must be used and have its expected shape; `ignorable` names may be left over.
+    /// Every tensor of the built parts must be used and have its expected shape; `ignorable` names may be
+    /// left over, and so may the tensors of a part not built (`parts`; they are not checked).
     public convenience init(config: CodecConfig, tensors: [String: TensorData], path: String,
-                            ignorable: @escaping (String) -> Bool = { _ in false }) throws {
+                            ignorable: @escaping (String) -> Bool = { _ in false }, parts: Parts = .all) throws {
         try config.validate()
-        let store = WeightStore(tensors, path: path, ignorable: ignorable)
-        try self.init(config: config, store: store)
+        let skipped = [(Parts.encoder, "encoder."), (Parts.decoder, "decoder.")].filter { !parts.contains($0.0) }.map(\.1)
+        let store = WeightStore(tensors, path: path, ignorable: { name in ignorable(name) || skipped.contains { name.hasPrefix($0) } })
+        try self.init(config: config, store: store, parts: parts)
         try store.finish()
     }
 
@@ -71,10 +103,12 @@ public final class CodecModel: @unchecked Sendable {
     }
 
     /// Takes every tensor from `store`, in structural order.
-    private init(config: CodecConfig, store: WeightStore) throws {
+    private init(config: CodecConfig, store: WeightStore, parts: Parts = .all) throws {
+        precondition(!parts.isEmpty, "CodecModel: needs the encoder, the decoder or both")
         self.config = config
-        encoder = try SEANetEncoder(store, config: config)
-        decoder = try SEANetDecoder(store, config: config)
+        self.parts = parts
+        encoderNet = parts.contains(.encoder) ? try SEANetEncoder(store, config: config) : nil
+        decoderNet = parts.contains(.decoder) ? try SEANetDecoder(store, config: config) : nil
         var books: [Codebook] = []
         for k in 0..<config.codebooks {
             let embed = try store.take("quantizer.vq.layers.\(k)._codebook.embed", [config.bins, config.dimension])
@@ -135,6 +169,7 @@ public final class CodecModel: @unchecked Sendable {
     /// Encodes planar audio `[channels, T]` at the model's rate: one segment for the whole input, or
     /// segments of `segmentLength` every `segmentStride` samples when the model has segments.
     public func encode(_ audio: [Float], channels: Int, bandwidth: Double?) throws -> EncodedAudio {
+        try require(.encoder)
         guard channels == config.channels else {
             throw CodecError.invalidInput("audio has \(channels) channels, the model expects \(config.channels)")
         }
@@ -161,6 +196,7 @@ public final class CodecModel: @unchecked Sendable {
     /// Decodes to planar audio `[channels, length]` (overlap-adding segments with linear fades, then
     /// trimming to the original length).
     public func decode(_ encoded: EncodedAudio) throws -> [Float] {
+        try require(.decoder)
         try validate(encoded)
         let c = config.channels
         let outputs = try encoded.segments.map { try decodeSegment($0) }

@@ -76,14 +76,17 @@ public struct ModelArchive: Sendable {
 }
 
 extension CodecModel {
-    /// Builds the model an archive describes, verifying every tensor.
-    public convenience init(_ archive: ModelArchive) throws {
+    /// Builds the model an archive describes (or the `parts` of it a command needs), verifying every
+    /// tensor of those parts.
+    public convenience init(_ archive: ModelArchive, parts: Parts = .all) throws {
         try self.init(config: archive.config, tensors: archive.tensors, path: archive.path,
-                      ignorable: ModelArchive.isTrainingBuffer)
+                      ignorable: ModelArchive.isTrainingBuffer, parts: parts)
     }
 
     /// Loads a model file or checkpoint (see `ModelArchive.load`).
-    public static func load(path: String) throws -> CodecModel { try CodecModel(try ModelArchive.load(path: path)) }
+    public static func load(path: String, parts: Parts = .all) throws -> CodecModel {
+        try CodecModel(try ModelArchive.load(path: path), parts: parts)
+    }
 }
 
 /// Infers an EnCodec config from tensor shapes. What the weights cannot tell (sample rate, causality,

@@ -92,6 +92,7 @@ public final class CodecEncoderStream {
     private var segmentIndex = 0
 
     public init(model: CodecModel, bandwidth: Double?) throws {
+        try model.require(.encoder)
         let config = model.config
         if let bandwidth, !config.bandwidths.contains(bandwidth) {
             throw CodecError.unsupportedBandwidth(requested: bandwidth, available: config.bandwidths)
@@ -234,6 +235,7 @@ public final class CodecDecoderStream {
     private var overlapEnd = 0             // end of the last added segment
 
     public init(model: CodecModel, length: Int? = nil) throws {
+        try model.require(.decoder)
         if let length, length < 1 { throw CodecError.invalidInput("decoded length must be positive (got \(length))") }
         self.model = model
         self.length = length

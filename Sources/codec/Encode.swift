@@ -128,7 +128,7 @@ struct Encode: ParsableCommand {
     func run() throws {
         let start = Date()
         AllocatorPolicy.keepFreedMemory()
-        let model = try modelOptions.load()
+        let model = try modelOptions.load(parts: .encoder)
         let rate = Double(model.config.sampleRate)
         let codebooks: Int, length: Int
         if !whole, (try? StreamingMode.of(model.config, encoding: true)) != nil {
@@ -182,7 +182,7 @@ struct Decode: ParsableCommand {
     func run() throws {
         let start = Date()
         AllocatorPolicy.keepFreedMemory()
-        let model = try modelOptions.load()
+        let model = try modelOptions.load(parts: .decoder)
         let c = model.config
         let report: WriteReport
         let length: Int, codebooks: Int

@@ -22,7 +22,7 @@ struct Latents: ParsableCommand {
 
     func run() throws {
         let start = Date()
-        let model = try modelOptions.load()
+        let model = try modelOptions.load(parts: .encoder)
         let D = model.config.dimension
         var rows: [Float] = []
         var seconds = 0.0

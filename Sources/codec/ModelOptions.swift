@@ -13,7 +13,8 @@ struct ModelOptions: ParsableArguments {
     /// The model as stored (config and tensors), e.g. for its fingerprint.
     func loadArchive() throws -> ModelArchive { try ModelArchive.load(path: try resolvedPath()) }
 
-    func load() throws -> CodecModel { try CodecModel.load(path: try resolvedPath()) }
+    /// The model, built with the `parts` the command uses (an encode-only command skips the decoder).
+    func load(parts: CodecModel.Parts = .all) throws -> CodecModel { try CodecModel.load(path: try resolvedPath(), parts: parts) }
 }
 
 /// The default model: NeuralCodec's own 24 kHz codec, trained by `codec train` and shipped in

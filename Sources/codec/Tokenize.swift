@@ -56,7 +56,7 @@ struct Tokenize: ParsableCommand {
         let start = Date()
         let shardSpec = try shard.map(ShardSpec.init(parsing:)) ?? ShardSpec.fromEnvironment() ?? .all
         let archive = try modelOptions.loadArchive()
-        let model = try CodecModel(archive)
+        let model = try CodecModel(archive, parts: .encoder)
         let tokenizer = try CorpusTokenizer(model: model, modelHash: archive.fingerprint, bandwidth: bandwidth,
                                             outputDirectory: output, shard: shardSpec, jobs: jobs, failFast: failFast)
         let all = try Corpus.collect(inputs)

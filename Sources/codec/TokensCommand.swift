@@ -88,7 +88,7 @@ struct TokensCommand: ParsableCommand {
 
         func run() throws {
             let archive = try modelOptions.loadArchive()
-            let model = try CodecModel(archive)
+            let model = try CodecModel(archive, parts: .encoder)  // only the codebooks are read
             try CodebookExport.write(model, fingerprint: archive.fingerprint, to: output)
             let c = model.config
             print("exported \(c.codebooks) codebooks of \(c.bins) × \(c.dimension) from \(c.name) → \(output)")

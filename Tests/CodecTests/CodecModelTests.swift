@@ -107,6 +107,48 @@ final class CodecModelTests: XCTestCase {
         }
     }
 
+    /// A model built with one half (what `codec encode` / `decode` load) gives the same codes / audio as
+    /// the whole model, refuses the other half with an error (not a crash), and still checks the tensors
+    /// of the half it builds while leaving the other half's alone.
+    func testEncoderOnlyAndDecoderOnlyModels() throws {
+        let config = Self.smallConfig(.encodec24kHz)
+        let tensors = try Self.randomTensors(config)
+        let full = try CodecModel(config: config, tensors: tensors, path: "m")
+        let enc = try CodecModel(config: config, tensors: tensors, path: "m", parts: .encoder)
+        let dec = try CodecModel(config: config, tensors: tensors, path: "m", parts: .decoder)
+        XCTAssertEqual(enc.parts, .encoder)
+        XCTAssertEqual(full.parts, .all)
+        var rng = SeededRNG(seed: 4)
+        let audio = rng.floats(9000, -0.5, 0.5)
+        let codes = try full.encode(audio, channels: 1, bandwidth: 1.2)
+        XCTAssertEqual(try enc.encode(audio, channels: 1, bandwidth: 1.2).segments, codes.segments)
+        XCTAssertEqual(try dec.decode(codes), try full.decode(codes))
+        XCTAssertThrowsError(try enc.decode(codes)) {
+            XCTAssertEqual($0 as? CodecError, .invalidInput("the model was loaded encoder only; this needs the decoder"))
+        }
+        XCTAssertThrowsError(try dec.encode(audio, channels: 1, bandwidth: 1.2)) {
+            XCTAssertEqual($0 as? CodecError, .invalidInput("the model was loaded decoder only; this needs the encoder"))
+        }
+        XCTAssertThrowsError(try CodecDecoderStream(model: enc))
+        XCTAssertThrowsError(try CodecEncoderStream(model: dec, bandwidth: nil))
+        // The skipped half is not read: a broken decoder tensor does not stop an encoder-only load …
+        var t = tensors
+        t["decoder.model.1.lstm.bias_hh_l1"] = nil
+        XCTAssertNoThrow(try CodecModel(config: config, tensors: t, path: "m", parts: .encoder))
+        XCTAssertThrowsError(try CodecModel(config: config, tensors: t, path: "m", parts: .decoder))
+        // … but the built half and stray tensors are still checked.
+        t = tensors
+        t["encoder.model.0.conv.conv.bias"] = nil
+        XCTAssertThrowsError(try CodecModel(config: config, tensors: t, path: "m", parts: .encoder)) {
+            XCTAssertEqual($0 as? ModelFileError, .missingTensor(path: "m", name: "encoder.model.0.conv.conv.bias"))
+        }
+        t = tensors
+        t["extra.weight"] = TensorData(shape: [1], values: [0])
+        XCTAssertThrowsError(try CodecModel(config: config, tensors: t, path: "m", parts: .decoder)) {
+            XCTAssertEqual($0 as? ModelFileError, .unusedTensor(path: "m", name: "extra.weight"))
+        }
+    }
+
     func testModelFileRoundTripAndConfigInference() throws {
         let dir = TemporaryDirectory()
         for base in [CodecConfig.encodec24kHz, .encodec48kHz] {
