@@ -122,55 +122,93 @@ public func conv1dWinogradForward(out: UnsafeMutablePointer<Float>, x: UnsafePoi
     var unit = shape
     unit.stride = 1
     let ldv = (chunk + 9 + 7) / 8 * 8
-    let plane = WinogradPlanes(channels: cin, rowsPerChannel: 2 * s, ld: ldv)
-    let m = UnsafeMutableRawPointer.allocate(byteCount: 3 * cout * chunk * 4, alignment: 64)
-        .bindMemory(to: Float.self, capacity: 3 * cout * chunk)
-    defer { m.deallocate(); plane.deallocate() }
     let products = [weights.first, weights.sum, weights.last]
-    for b in 0..<shape.batch {
+    /// Pairs p0 ..< p0 + n of batch item b: stage, three products into `m`, combine into the output.
+    func runChunk(_ b: Int, _ p0: Int, _ n: Int, _ plane: WinogradPlanes, _ m: UnsafeMutablePointer<Float>, threaded: Bool) {
         let xb = x + b * cin * ldx    // x[b, :, :]
         let yb = out + b * cout * ldy  // out[b, :, :]
-        var p0 = 0
-        while p0 < pairs {
-            let n = min(chunk, pairs - p0)
-            let f0 = 2 * p0 - e
-            parallelFor(cin, minChunk: max(1, 1 << 16 / max(1, 2 * s * n))) { range in
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * s) { tmp in
-                    for ci in range {
-                        let v = plane.channel(ci), xRow = xb + ci * ldx
-                        if f0 >= 0 {
-                            stagePhases(v, ld: ldv, xRow: xRow, shape: phased, first: f0 * s, mode: padMode, alpha: alpha, tmp: tmp.baseAddress!)
-                        } else {
-                            // f0 = −1: column 0 holds u_{−1} (read only for a discarded output: zeros) and u_0;
-                            // columns j ≥ 1 from position s on (the write past each row lands in column 0
-                            // of the next row, or the channel's slack, and is overwritten here).
-                            stagePhases(v + 1, ld: ldv, xRow: xRow, shape: phased, first: s, mode: padMode, alpha: alpha, tmp: tmp.baseAddress!)
-                            for r in 0..<s {
-                                v[r * ldv] = 0
-                                stagePaddedRow(v + (s + r) * ldv, width: 1, xRow: xRow, shape: unit, first: r, mode: padMode, alpha: alpha)
-                            }
+        let f0 = 2 * p0 - e
+        forEachChannelRange(cin, minChunk: max(1, 1 << 16 / max(1, 2 * s * n)), threaded: threaded) { range in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * s) { tmp in
+                for ci in range {
+                    let v = plane.channel(ci), xRow = xb + ci * ldx
+                    if f0 >= 0 {
+                        stagePhases(v, ld: ldv, xRow: xRow, shape: phased, first: f0 * s, mode: padMode, alpha: alpha, tmp: tmp.baseAddress!)
+                    } else {
+                        // f0 = −1: column 0 holds u_{−1} (read only for a discarded output: zeros) and u_0;
+                        // columns j ≥ 1 from position s on (the write past each row lands in column 0
+                        // of the next row, or the channel's slack, and is overwritten here).
+                        stagePhases(v + 1, ld: ldv, xRow: xRow, shape: phased, first: s, mode: padMode, alpha: alpha, tmp: tmp.baseAddress!)
+                        for r in 0..<s {
+                            v[r * ldv] = 0
+                            stagePaddedRow(v + (s + r) * ldv, width: 1, xRow: xRow, shape: unit, first: r, mode: padMode, alpha: alpha)
                         }
                     }
                 }
             }
-            for (kind, packed) in products.enumerated() {
-                runConvCore(weights: packed, cols: n, layout: { nc in
-                    ConvStageLayout(channelStride: s * nc, tapOffsets: (0..<s).map { $0 * nc })
-                }, stage: { ciLo, ciHi, c0, bc, nc, dst in
-                    for ci in ciLo..<ciHi {
-                        let v = plane.channel(ci) + c0
-                        for r in 0..<s {
-                            stageDifferences(dst + ((ci - ciLo) * s + r) * nc, count: bc, width: nc,
-                                             a: v + r * ldv, b: v + (s + r) * ldv, kind: kind)
-                        }
+        }
+        for (kind, packed) in products.enumerated() {
+            runConvCore(weights: packed, cols: n, layout: { nc in
+                ConvStageLayout(channelStride: s * nc, tapOffsets: (0..<s).map { $0 * nc })
+            }, stage: { ciLo, ciHi, c0, bc, nc, dst in
+                for ci in ciLo..<ciHi {
+                    let v = plane.channel(ci) + c0
+                    for r in 0..<s {
+                        stageDifferences(dst + ((ci - ciLo) * s + r) * nc, count: bc, width: nc,
+                                         a: v + r * ldv, b: v + (s + r) * ldv, kind: kind)
                     }
-                }, store: .rows(y: m + kind * cout * n, ldy: n, accumulate: false))
+                }
+            }, store: .rows(y: m + kind * cout * n, ldy: n, accumulate: false), threaded: threaded)
+        }
+        for co in 0..<cout {
+            combinePairs(y: yb + co * ldy, m1: m + co * n, m2: m + (cout + co) * n, m3: m + (2 * cout + co) * n,
+                         pairs: n, firstEven: 2 * p0 - e, length: tout, accumulate: accumulate)
+        }
+    }
+    runWinogradChunks(batch: shape.batch, pairs: pairs, chunk: chunk,
+                      buffers: { (WinogradPlanes(channels: cin, rowsPerChannel: 2 * s, ld: ldv), 3 * cout * chunk) },
+                      run: { b, p0, n, plane, m, threaded in runChunk(b, p0, n, plane, m, threaded: threaded) })
+}
+
+/// `body` over `0..<count` channels: split over threads by `parallelFor`, or all on the calling thread.
+@inline(__always)
+private func forEachChannelRange(_ count: Int, minChunk: Int, threaded: Bool, _ body: (Range<Int>) -> Void) {
+    if threaded { parallelFor(count, minChunk: minChunk, body) } else { body(0..<count) }
+}
+
+/// Runs the chunks of pairs (`chunk` pairs each, the last shorter) of every batch item. With several
+/// threads and at least 3 chunks per thread, whole chunks go to the threads, each with its own staging
+/// planes and product buffers (chunks write disjoint outputs); otherwise the chunks run in order and each
+/// one's staging and products are split over the threads. The arithmetic of a chunk is the same either
+/// way, so the result does not depend on the thread count.
+/// - buffers: the staging planes and the product buffer's float count for one worker.
+private func runWinogradChunks(batch: Int, pairs: Int, chunk: Int,
+                               buffers: () -> (WinogradPlanes, Int),
+                               run: (_ b: Int, _ p0: Int, _ n: Int, WinogradPlanes, UnsafeMutablePointer<Float>, _ threaded: Bool) -> Void) {
+    guard pairs > 0 else { return }
+    let chunks = (pairs + chunk - 1) / chunk
+    let threads = Parallel.threadCount
+    func withBuffers(_ body: (WinogradPlanes, UnsafeMutablePointer<Float>) -> Void) {
+        let (plane, count) = buffers()
+        let m = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(to: Float.self, capacity: count)
+        defer { m.deallocate(); plane.deallocate() }
+        body(plane, m)
+    }
+    if threads > 1 && batch * chunks >= 3 * threads {
+        parallelFor(batch * chunks) { range in
+            withBuffers { plane, m in
+                for i in range {
+                    let b = i / chunks, p0 = (i % chunks) * chunk
+                    run(b, p0, min(chunk, pairs - p0), plane, m, false)
+                }
             }
-            for co in 0..<cout {
-                combinePairs(y: yb + co * ldy, m1: m + co * n, m2: m + (cout + co) * n, m3: m + (2 * cout + co) * n,
-                             pairs: n, firstEven: 2 * p0 - e, length: tout, accumulate: accumulate)
+        }
+    } else {
+        withBuffers { plane, m in
+            for b in 0..<batch {
+                var p0 = 0
+                while p0 < pairs { run(b, p0, min(chunk, pairs - p0), plane, m, true); p0 += chunk }
             }
-            p0 += n
         }
     }
 }
@@ -263,49 +301,44 @@ public func convTranspose1dWinogradForward(out: UnsafeMutablePointer<Float>, x: 
     // Per chunk, each input staged (ELU'd) once, split by parity: V[ci][0][j] = x_{f + 2j} (x_{c−1} of pair j,
     // x_{c+1} of pair j − 1), V[ci][1][j] = x_{f + 2j + 1} (x_c), f = 2q0 − e − 1; zeros outside 0 ..< T.
     let ldv = (chunk + 9 + 7) / 8 * 8
-    let plane = WinogradPlanes(channels: cin, rowsPerChannel: 2, ld: ldv)
-    let m = UnsafeMutableRawPointer.allocate(byteCount: 3 * rows * chunk * 4, alignment: 64)
-        .bindMemory(to: Float.self, capacity: 3 * rows * chunk)
-    defer { m.deallocate(); plane.deallocate() }
     let products = [weights.first, weights.sum, weights.last]
-    for b in 0..<shape.batch {
+    /// Pairs q0 ..< q0 + n of batch item b: stage, three products into `m`, combine into the output.
+    func runChunk(_ b: Int, _ q0: Int, _ n: Int, _ plane: WinogradPlanes, _ m: UnsafeMutablePointer<Float>, threaded: Bool) {
         let xb = x + b * cin * ldx     // x[b, :, :]
         let yb = out + b * cout * ldy  // out[b, :, :]
-        var q0 = qLo
-        while q0 < qHi {
-            let n = min(chunk, qHi - q0)
-            let f = 2 * q0 - e - 1
-            parallelFor(cin, minChunk: max(1, 1 << 16 / max(1, 2 * n))) { range in
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * ldv) { spanBuf in
-                    let span = spanBuf.baseAddress!, width = 2 * ldv
-                    let lo = min(width, max(0, -f)), hi = max(lo, min(width, t - f))
-                    for ci in range {
-                        span.update(repeating: 0, count: lo)
-                        stageRow(span + lo, width: width - lo, src: xb + ci * ldx + f + lo, step: 1, count: hi - lo, alpha: alpha)
-                        let v = plane.channel(ci)
-                        var j = 0
-                        while j < ldv {
-                            let (even, odd) = unzip2(load8(span + 2 * j), load8(span + 2 * j + 8))
-                            store8(even, v + j); store8(odd, v + ldv + j)
-                            j += 8
-                        }
+        let f = 2 * q0 - e - 1
+        forEachChannelRange(cin, minChunk: max(1, 1 << 16 / max(1, 2 * n)), threaded: threaded) { range in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * ldv) { spanBuf in
+                let span = spanBuf.baseAddress!, width = 2 * ldv
+                let lo = min(width, max(0, -f)), hi = max(lo, min(width, t - f))
+                for ci in range {
+                    span.update(repeating: 0, count: lo)
+                    stageRow(span + lo, width: width - lo, src: xb + ci * ldx + f + lo, step: 1, count: hi - lo, alpha: alpha)
+                    let v = plane.channel(ci)
+                    var j = 0
+                    while j < ldv {
+                        let (even, odd) = unzip2(load8(span + 2 * j), load8(span + 2 * j + 8))
+                        store8(even, v + j); store8(odd, v + ldv + j)
+                        j += 8
                     }
                 }
             }
-            for (kind, packed) in products.enumerated() {
-                runConvCore(weights: packed, cols: n, layout: { nc in ConvStageLayout(channelStride: nc, tapOffsets: [0]) },
-                            stage: { ciLo, ciHi, c0, bc, nc, dst in
-                    for ci in ciLo..<ciHi {
-                        let v = plane.channel(ci) + c0
-                        stageDifferences(dst + (ci - ciLo) * nc, count: bc, width: nc, a: v, b: v + ldv, kind: kind)
-                    }
-                }, store: .rows(y: m + kind * rows * n, ldy: n, accumulate: false))
-            }
-            combineSuperFrames(y: yb, ldy: ldy, m: m, ld: n, rows: rows, stride: s, pairs: n,
-                               firstEven: 2 * q0 - e, first: first, end: end, accumulate: accumulate)
-            q0 += n
         }
+        for (kind, packed) in products.enumerated() {
+            runConvCore(weights: packed, cols: n, layout: { nc in ConvStageLayout(channelStride: nc, tapOffsets: [0]) },
+                        stage: { ciLo, ciHi, c0, bc, nc, dst in
+                for ci in ciLo..<ciHi {
+                    let v = plane.channel(ci) + c0
+                    stageDifferences(dst + (ci - ciLo) * nc, count: bc, width: nc, a: v, b: v + ldv, kind: kind)
+                }
+            }, store: .rows(y: m + kind * rows * n, ldy: n, accumulate: false), threaded: threaded)
+        }
+        combineSuperFrames(y: yb, ldy: ldy, m: m, ld: n, rows: rows, stride: s, pairs: n,
+                           firstEven: 2 * q0 - e, first: first, end: end, accumulate: accumulate)
     }
+    runWinogradChunks(batch: shape.batch, pairs: pairs, chunk: chunk,
+                      buffers: { (WinogradPlanes(channels: cin, rowsPerChannel: 2, ld: ldv), 3 * rows * chunk) },
+                      run: { b, p0, n, plane, m, threaded in runChunk(b, qLo + p0, n, plane, m, threaded: threaded) })
 }
 
 /// Writes the pairs of a transposed conv: row (co, r) = co·s + r of the products `m[kind, row, j]` (row

@@ -21,6 +21,9 @@ final class ConvWinogradTests: XCTestCase {
         Case(b: 1, cin: 70, cout: 35, tin: 2001, s: 5, padLeft: 5, padRight: 3),   // several channel blocks
         Case(b: 1, cin: 36, cout: 67, tin: 1606, s: 8, padLeft: 8, padRight: 5),   // several channel blocks
         Case(b: 1, cin: 33, cout: 17, tin: 9001, s: 2, padLeft: 2, padRight: 1),   // several chunks
+        // ≥ 3 chunks per thread: whole chunks go to the threads.
+        Case(b: 1, cin: 4, cout: 64, tin: 13003, s: 2, padLeft: 2, padRight: 1),
+        Case(b: 2, cin: 3, cout: 70, tin: 6001, s: 2, padLeft: 1, padRight: 2),
     ]
 
     func shape(_ c: Case) -> Conv1dShape {
@@ -40,7 +43,7 @@ final class ConvWinogradTests: XCTestCase {
                 var ref = start
                 conv1dForwardReference(out: &ref, x: x, weight: w, bias: bias, shape: sh, padMode: mode, inputELU: elu, accumulate: acc)
                 var outs: [[Float]] = []
-                for threads in [1, 2] {
+                for threads in [1, 2, 3] {
                     var fast = start
                     Parallel.withThreads(threads) {
                         conv1dWinogradForward(out: &fast, x: x, weights: packed, shape: sh, padMode: mode, inputELU: elu, accumulate: acc)
@@ -49,6 +52,7 @@ final class ConvWinogradTests: XCTestCase {
                     outs.append(fast)
                 }
                 XCTAssertEqual(outs[0], outs[1], "\(c): 1 and 2 threads differ")
+                XCTAssertEqual(outs[0], outs[2], "\(c): 1 and 3 threads differ")
             }
         }
     }
@@ -68,7 +72,7 @@ final class ConvWinogradTests: XCTestCase {
             conv1dWinogradForward(out: &one, x: x, weights: packed, shape: whole, inputELU: 1)
             let splits = Set([1, 2, 25, tout / 2, tout / 2 + 1, tout - 1].filter { $0 > 0 && $0 < tout })
             for t1 in splits.sorted() {
-                for threads in [1, 2] {
+                for threads in [1, 2, 3] {
                     var parts = [Float](repeating: .nan, count: c.cout * tout)
                     Parallel.withThreads(threads) {
                         x.withUnsafeBufferPointer { xp in
@@ -105,6 +109,7 @@ final class ConvWinogradTests: XCTestCase {
         TCase(cin: 140, cout: 3, t: 301, s: 2, trimLeft: 1, trimRight: 1),      // several channel blocks
         TCase(cin: 300, cout: 9, t: 261, s: 5, trimLeft: 0, trimRight: 5),      // several channel blocks
         TCase(cin: 17, cout: 33, t: 1999, s: 8, trimLeft: 0, trimRight: 8),     // several chunks
+        TCase(cin: 3, cout: 40, t: 7001, s: 2, trimLeft: 1, trimRight: 1),      // ≥ 3 chunks per thread
     ]
 
     func tshape(_ c: TCase, batch: Int = 1) -> ConvTranspose1dShape {
@@ -123,7 +128,7 @@ final class ConvWinogradTests: XCTestCase {
                 var ref = start
                 convTranspose1dForwardReference(out: &ref, x: x, weight: w, bias: bias, shape: sh, inputELU: elu, accumulate: acc)
                 var outs: [[Float]] = []
-                for threads in [1, 2] {
+                for threads in [1, 2, 3] {
                     var fast = start
                     Parallel.withThreads(threads) {
                         convTranspose1dWinogradForward(out: &fast, x: x, weights: packed, shape: sh, inputELU: elu, accumulate: acc)
@@ -132,6 +137,7 @@ final class ConvWinogradTests: XCTestCase {
                     outs.append(fast)
                 }
                 XCTAssertEqual(outs[0], outs[1], "\(c): 1 and 2 threads differ")
+                XCTAssertEqual(outs[0], outs[2], "\(c): 1 and 3 threads differ")
             }
         }
     }
@@ -149,7 +155,7 @@ final class ConvWinogradTests: XCTestCase {
             convTranspose1dWinogradForward(out: &one, x: x, weights: packed, shape: sh, inputELU: 1)
             let candidates = [c.trimLeft + 1, 2 * s, 3 * s, 3 * s + 1, 4 * s + 2, end / 2, end / 2 + s, end - 1]
             for p in Set(candidates.filter { $0 > c.trimLeft && $0 < end }).sorted() {
-                for threads in [1, 2] {
+                for threads in [1, 2, 3] {
                     var parts = [Float](repeating: .nan, count: c.cout * outLen)
                     let u0 = max(0, p / s - 1)
                     Parallel.withThreads(threads) {
