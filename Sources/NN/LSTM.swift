@@ -188,8 +188,9 @@ public func lstmLayerForward(out: UnsafeMutablePointer<Float>, h: UnsafeMutableP
 }
 
 /// Steps per chunk when the layers of a stack run as a wavefront: small, so the layer above starts soon,
-/// and a multiple of the kernel's 24-column strip, so the chunk's input projection has no ragged strip
-/// (measured on the EnCodec LSTM, 2 threads: 48 steps cost ~20 % more CPU than 96; 72–120 about equal).
+/// but each chunk's input projection streams all of `W_ih` for only that many columns, so short chunks cost
+/// CPU (measured on the EnCodec LSTM, 2 threads: 32 steps ~50 % more than 96, 48 ~20 % more; 72–120 about
+/// equal); a multiple of the kernel's 24-column strip, so the projection has no ragged strip.
 let lstmWavefrontChunk = 96
 
 /// A stack of layers as a wavefront over chunks of steps: chunk k of layer l runs once chunk k of layer
