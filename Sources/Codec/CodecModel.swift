@@ -119,7 +119,8 @@ public final class CodecModel: @unchecked Sendable {
 
     // MARK: encoder and decoder
 
-    /// Encoder latents: audio [C, T] (planar, model rate and channels) → [D, frames] as a [1, D, F] tensor.
+    /// Encoder latents: audio [C, T] (planar, model rate and channels) → [D, frames] as a [1, D, F] tensor
+    /// (needs the encoder: a precondition, see `require`).
     public func latents(_ audio: [Float], channels: Int) -> Tensor {
         precondition(channels == config.channels && audio.count % channels == 0)
         return encoder(Tensor(shape: [1, channels, audio.count / channels], data: audio))
