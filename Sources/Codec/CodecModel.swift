@@ -54,7 +54,9 @@ public final class CodecModel: @unchecked Sendable {
         public static let encoder = Parts(rawValue: 1)
         public static let decoder = Parts(rawValue: 2)
         public static let all: Parts = [.encoder, .decoder]
-        public var description: String { self == .all ? "encoder and decoder" : contains(.encoder) ? "encoder only" : "decoder only" }
+        /// "encoder", "decoder" or "encoder and decoder".
+        var noun: String { self == .all ? "encoder and decoder" : contains(.encoder) ? "encoder" : "decoder" }
+        public var description: String { self == .all ? noun : noun + " only" }
     }
 
     public let config: CodecConfig
@@ -68,7 +70,7 @@ public final class CodecModel: @unchecked Sendable {
     /// that load one half and then ask for the other).
     public func require(_ part: Parts) throws {
         guard parts.isSuperset(of: part) else {
-            throw CodecError.invalidInput("the model was loaded \(parts); this needs the \(part == .decoder ? "decoder" : part == .encoder ? "encoder" : "encoder and decoder")")
+            throw CodecError.invalidInput("the model was loaded \(parts); this needs the \(part.noun)")
         }
     }
 

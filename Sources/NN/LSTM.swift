@@ -193,30 +193,32 @@ public func lstmLayerForward(out: UnsafeMutablePointer<Float>, h: UnsafeMutableP
 /// equal); a multiple of the kernel's 24-column strip, so the projection has no ragged strip.
 let lstmWavefrontChunk = 96
 
-/// A stack of layers as a wavefront over chunks of steps: chunk k of layer l runs once chunk k of layer
-/// l − 1 and chunk k − 1 of layer l are done, so on 2 threads the two layers of EnCodec's LSTM run at the
-/// same time, each streaming its own `W_hh` on its own core. Workers wait passively (a condition
-/// variable) and keep to the layer they ran last while it has work. Every chunk does the same arithmetic
-/// as `lstmLayerForward`, so the outputs are the same bits for any thread count.
+/// A stack of layers over chunks of steps. With `concurrent`, as a wavefront: chunk k of layer l runs once
+/// chunk k of layer l − 1 and chunk k − 1 of layer l are done, so on 2 threads the two layers of EnCodec's
+/// LSTM run at the same time, each streaming its own `W_hh` on its own core (96-step chunks; workers wait
+/// passively on a condition variable and keep to the layer they ran last while it has work). Otherwise one
+/// worker runs the layers one after another in 256-step chunks, each chunk's mat-vecs split over the
+/// threads. Every chunk does the same arithmetic as `lstmLayerForward`, so the outputs are the same bits
+/// either way and for any thread count.
 /// - outs[l]: `[B, H, T]`, layer l's output (the last is the stack's); x: `[B, In, T]`;
 /// - h, c: `[L, B, H]` state, read and overwritten as in `lstmLayerForward`.
-func lstmStackWavefront(outs: [UnsafeMutablePointer<Float>], h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>,
-                        x: UnsafePointer<Float>, layers: [LSTMLayerWeights], batch: Int, length t: Int) {
+func lstmStackForward(outs: [UnsafeMutablePointer<Float>], h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>,
+                      x: UnsafePointer<Float>, layers: [LSTMLayerWeights], batch: Int, length t: Int, concurrent: Bool) {
     let count = layers.count, hid = layers[0].hiddenSize
+    let chunk = concurrent ? lstmWavefrontChunk : lstmChunkSteps
     let runs = layers.map { w in
-        LSTMLayerRun(weights: w, shape: LSTMShape(batch: batch, inputSize: w.inputSize, hiddenSize: hid, length: t),
-                     chunk: lstmWavefrontChunk)
+        LSTMLayerRun(weights: w, shape: LSTMShape(batch: batch, inputSize: w.inputSize, hiddenSize: hid, length: t), chunk: chunk)
     }
-    let chunks = (t + lstmWavefrontChunk - 1) / lstmWavefrontChunk
+    let chunks = (t + chunk - 1) / chunk
     let progress = WavefrontProgress(layers: count)
-    parallelFor(min(count, Parallel.threadCount)) { workers in
+    parallelFor(concurrent ? min(count, Parallel.threadCount) : 1) { workers in
         for _ in workers {
             var last: Int? = nil
             while let (l, k) = progress.next(preferring: last, chunks: chunks) {
-                let t0 = k * lstmWavefrontChunk, tc = min(lstmWavefrontChunk, t - t0)
+                let t0 = k * chunk, tc = min(chunk, t - t0)
                 let input = l == 0 ? x : UnsafePointer(outs[l - 1])
                 runs[l].steps(out: outs[l], h: h + l * batch * hid, c: c + l * batch * hid, x: input,
-                              from: t0, count: tc, threaded: false)
+                              from: t0, count: tc, threaded: !concurrent)
                 progress.finish(l)
                 last = l
             }
@@ -431,40 +433,23 @@ public struct LSTM: Sendable {
         let batch = x.shape[0], t = x.shape[2], hid = hiddenSize
         var st = state ?? .zeros(layers: numLayers, batch: batch, hiddenSize: hid)
         precondition(st.h.shape == [numLayers, batch, hid], "LSTM: state is \(st.h.shape), expected [\(numLayers), \(batch), \(hid)]")
-        if numLayers >= 2 && Parallel.threadCount >= 2 && t >= 2 * lstmWavefrontChunk {
-            // Layers at the same time on different threads (the same bits as one after another).
-            let n = batch * hid * t
-            var y = Tensor(shape: [batch, hid, t], data: [Float](unsafeUninitializedCapacity: n) { _, count in count = n })
-            let below = (1..<numLayers).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: n) }  // layers 0 ..< L − 1
-            defer { below.forEach { $0.deallocate() } }
-            x.data.withUnsafeBufferPointer { xp in
-                y.data.withUnsafeMutableBufferPointer { yp in
-                    st.h.data.withUnsafeMutableBufferPointer { hp in
-                        st.c.data.withUnsafeMutableBufferPointer { cp in
-                            lstmStackWavefront(outs: below + [yp.baseAddress!], h: hp.baseAddress!, c: cp.baseAddress!,
-                                               x: xp.baseAddress!, layers: layers, batch: batch, length: t)
-                        }
+        guard t > 0, batch > 0 else { return (Tensor.zeros([batch, hid, t]), st) }
+        // Layers at the same time on different threads when there are two threads and enough steps.
+        let concurrent = numLayers >= 2 && Parallel.threadCount >= 2 && t >= 2 * lstmWavefrontChunk
+        let n = batch * hid * t
+        var y = Tensor(shape: [batch, hid, t], data: [Float](unsafeUninitializedCapacity: n) { _, count in count = n })
+        let below = (1..<numLayers).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: n) }  // layers 0 ..< L − 1
+        defer { below.forEach { $0.deallocate() } }
+        x.data.withUnsafeBufferPointer { xp in
+            y.data.withUnsafeMutableBufferPointer { yp in
+                st.h.data.withUnsafeMutableBufferPointer { hp in
+                    st.c.data.withUnsafeMutableBufferPointer { cp in
+                        lstmStackForward(outs: below + [yp.baseAddress!], h: hp.baseAddress!, c: cp.baseAddress!,
+                                         x: xp.baseAddress!, layers: layers, batch: batch, length: t, concurrent: concurrent)
                     }
                 }
             }
-            return (y, st)
         }
-        var input = x
-        for (l, w) in layers.enumerated() {
-            var y = Tensor.zeros([batch, hid, t])
-            let shape = LSTMShape(batch: batch, inputSize: w.inputSize, hiddenSize: hid, length: t)
-            input.data.withUnsafeBufferPointer { xp in
-                y.data.withUnsafeMutableBufferPointer { yp in
-                    st.h.data.withUnsafeMutableBufferPointer { hp in
-                        st.c.data.withUnsafeMutableBufferPointer { cp in
-                            lstmLayerForward(out: yp.baseAddress!, h: hp.baseAddress! + l * batch * hid,
-                                             c: cp.baseAddress! + l * batch * hid, x: xp.baseAddress!, weights: w, shape: shape)
-                        }
-                    }
-                }
-            }
-            input = y
-        }
-        return (input, st)
+        return (y, st)
     }
 }
