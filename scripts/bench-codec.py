@@ -13,6 +13,11 @@ each figure and of the per-round ratios, with the range of the ratios after it: 
 speed of both sides drifts by 10-20 % over minutes, and only pairs measured back to back are comparable. Also prints OpenBLAS sgemm GFLOP/s (numpy) for scale. With --profile, prints our per-layer
 profile next to PyTorch's (forward hooks on the same layers), with the torch/ours ratio per layer.
 
+On 1 thread every round also prints the floor (bench-codec --floor): the least time our encode and decode
+work could take on this core, every FLOP at the FMA peak and the LSTM's W_hh read once per step at the read
+bandwidth, both measured in that round, with staging, activations and stores free. torch's time over the
+floor is the largest speed-up any implementation of our work could show against torch in that round.
+
 Run: swift build -c release --product bench-codec && python3 scripts/bench-codec.py [--seconds 10 60]
 Needs torch, encodec, numpy (never needed by the tool or its tests).
 """
@@ -158,9 +163,17 @@ def ours_times(bench, th, wav, threads, repeats, bandwidth, profile):
     cmd = [bench, th, wav, "--threads", str(threads), "--repeats", str(repeats), "--bandwidth", str(bandwidth)]
     if profile:
         cmd.append("--profile")
+    if threads == 1:
+        cmd.append("--floor")
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     res = {k: (float(w), float(c)) for k, w, c in re.findall(r"RESULT (encode|decode) threads=\d+ seconds=([\d.]+) rtf=[\d.]+ cpu=([\d.]+)", out)}
     return res["encode"], res["decode"], out
+
+
+def floor_of(out):
+    """(encode s, decode s, peak GFLOP/s, bandwidth GB/s) from bench-codec --floor, or None."""
+    m = re.search(r"FLOOR threads=1 encode=([\d.]+) decode=([\d.]+) peak_gflops=([\d.]+) bandwidth_gbs=([\d.]+)", out)
+    return tuple(float(v) for v in m.groups()) if m else None
 
 
 def sgemm_gflops(n=1024, threads=1):
@@ -214,7 +227,7 @@ def main():
         wav = os.path.join(tmp, f"in{secs:g}.wav")
         x = write_wav(wav, signal(secs), 24000)
         for n in args.threads:
-            rounds = []
+            rounds, floors = [], []
             for r in range(max(1, args.rounds)):
                 if r % 2 == 0:
                     t = torch_times(model, x, n, args.repeats)
@@ -224,10 +237,18 @@ def main():
                     t = torch_times(model, x, n, args.repeats)
                 (oe, coe), (od, cod), out = o
                 rounds.append((*t, oe, od, coe, cod))
+                fl = floor_of(out)
+                if fl:
+                    floors.append((t[0] / fl[0], t[1] / fl[1]))
                 if args.rounds > 1:
                     te, td, cte, ctd = t
                     print(f"{'':>6} {'':>3}   round {r + 1}: encode {te / secs:.4f} / {oe / secs:.4f} = {te / oe:.2f}x, "
                           f"decode {td / secs:.4f} / {od / secs:.4f} = {td / od:.2f}x", flush=True)
+                if fl:
+                    fe, fd, peak, bw = fl
+                    print(f"{'':>6} {'':>3}   floor (FMA peak {peak:.1f} GFLOP/s, read {bw:.1f} GB/s): encode {fe * 1000:.0f} ms "
+                          f"(ours {oe / fe * 100 - 100:.0f} % above; torch/floor {t[0] / fe:.2f}x), decode {fd * 1000:.0f} ms "
+                          f"(ours {od / fd * 100 - 100:.0f} % above; torch/floor {t[1] / fd:.2f}x)", flush=True)
             med = lambda v: float(np.median(v))
             te, td, cte, ctd, oe, od, coe, cod = (med([row[i] for row in rounds]) for i in range(8))
             enc_x = [row[0] / row[4] for row in rounds]; dec_x = [row[1] / row[5] for row in rounds]
@@ -236,6 +257,10 @@ def main():
             if args.rounds > 1:
                 print(f"{'':>6} {'':>3}   median of {len(rounds)} rounds; speed-up range encode {min(enc_x):.2f}-{max(enc_x):.2f}x, "
                       f"decode {min(dec_x):.2f}-{max(dec_x):.2f}x", flush=True)
+            if floors:
+                print(f"{'':>6} {'':>3}   largest possible speed-up (torch / floor): encode {med([f[0] for f in floors]):.2f}x "
+                      f"({min(f[0] for f in floors):.2f}-{max(f[0] for f in floors):.2f}), decode {med([f[1] for f in floors]):.2f}x "
+                      f"({min(f[1] for f in floors):.2f}-{max(f[1] for f in floors):.2f})", flush=True)
             if args.profile:
                 print(f"per-layer CPU time, {secs:g} s, {n} thread(s): ours from bench-codec --profile, torch from forward "
                       f"hooks, least of {args.repeats} runs per layer (its ELUs added to the conv after them, which ours fuses):")

@@ -7,7 +7,33 @@ import NN
 public struct LayerTiming: Sendable {
     public var name: String
     public var seconds: Double
+    /// Nominal FLOPs (the direct form's, for F(2,2) layers too): the basis of the GFLOP/s column.
     public var flops: Double
+    /// The work as this implementation does it, for the floor.
+    public var work: LayerWork
+}
+
+/// A layer's work as computed here, and the least time it could take on one core.
+public struct LayerWork: Sendable {
+    /// Multiply-adds × 2 actually performed (an F(2,2) layer: 3 products per 2 outputs, 3/4 of the direct form).
+    public var flops: Double
+    /// Of those, the FLOPs of sequential steps that each read a weight matrix too large for L2 (the LSTM
+    /// recurrence: each step needs the whole W_hh, 4 MiB per layer at H = 512, and cannot reuse it across
+    /// steps because step t + 1 needs h_t), and the bytes those steps read.
+    public var streamedFLOPs: Double, streamedBytes: Double
+    /// Bytes one streamed step reads (the largest W_hh): the working set to measure the bandwidth on.
+    public var stepBytes: Int
+
+    public init(flops: Double, streamedFLOPs: Double = 0, streamedBytes: Double = 0, stepBytes: Int = 0) {
+        self.flops = flops; self.streamedFLOPs = streamedFLOPs; self.streamedBytes = streamedBytes; self.stepBytes = stepBytes
+    }
+
+    /// The least time in seconds: every FLOP at `peakGFLOPs`, and the streamed steps no faster than
+    /// their bytes at `bandwidthGBs` (overlapping their arithmetic). Staging, padding, activations,
+    /// transforms and stores cost nothing here, so real code is always slower.
+    public func floorSeconds(peakGFLOPs: Double, bandwidthGBs: Double) -> Double {
+        (flops - streamedFLOPs) / (peakGFLOPs * 1e9) + max(streamedFLOPs / (peakGFLOPs * 1e9), streamedBytes / (bandwidthGBs * 1e9))
+    }
 }
 
 extension CodecModel {
@@ -25,8 +51,9 @@ extension CodecModel {
         let k = config.codebookCount(forBandwidth: bandwidth)
         let t0 = processCPUTime()
         let codes = try? quantizer.encode(vectors, stages: k)
+        let qFLOPs = 2 * Double(f * k * config.bins * d)
         let q = LayerTiming(name: "quantizer (\(k) stages, \(config.bins) codes)", seconds: processCPUTime() - t0,
-                            flops: 2 * Double(f * k * config.bins * d))
+                            flops: qFLOPs, work: LayerWork(flops: qFLOPs))
         var y = x
         if let codes, let v = try? quantizer.decode(codes) {
             var z = [Float](repeating: 0, count: d * f)
@@ -44,7 +71,8 @@ extension CodecModel {
             let t0 = processCPUTime()
             x = runLayers([layer], input)
             let dt = processCPUTime() - t0
-            rows.append(LayerTiming(name: "\(prefix)[\(i)] \(layer.kind)", seconds: dt, flops: layer.flops(input: input.shape, output: x.shape)))
+            rows.append(LayerTiming(name: "\(prefix)[\(i)] \(layer.kind)", seconds: dt, flops: layer.flops(input: input.shape, output: x.shape),
+                                    work: layer.work(input: input.shape, output: x.shape)))
         }
         return rows
     }
@@ -83,6 +111,22 @@ extension SEANetLayer {
         case let .lstm(l):
             let h = l.lstm.layers[0].hiddenSize
             return Double(l.lstm.layers.count) * 2 * Double(8 * h * h * input[2])
+        }
+    }
+
+    /// The work as computed: `flops` with F(2,2) layers at 3/4, and an LSTM's recurrence (half its FLOPs)
+    /// streaming 4·H × H floats per layer per step.
+    func work(input: [Int], output: [Int]) -> LayerWork {
+        let nominal = flops(input: input, output: output)
+        switch self {
+        case let .conv(c, _) where c.winograd != nil: return LayerWork(flops: nominal * 3 / 4)
+        case let .convTranspose(c, _) where c.winograd != nil: return LayerWork(flops: nominal * 3 / 4)
+        case let .lstm(l):
+            let layers = l.lstm.layers
+            let bytes = layers.reduce(0.0) { $0 + 4 * Double(4 * $1.hiddenSize * $1.hiddenSize * input[2]) }
+            let step = layers.map { 4 * 4 * $0.hiddenSize * $0.hiddenSize }.max() ?? 0
+            return LayerWork(flops: nominal, streamedFLOPs: nominal / 2, streamedBytes: bytes, stepBytes: step)
+        default: return LayerWork(flops: nominal)
         }
     }
 }

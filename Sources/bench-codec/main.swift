@@ -1,9 +1,10 @@
 // bench-codec: times encode and decode of a model on an audio file, on 1 and 2 threads, with a per-layer
 // profile of the encoder and decoder. scripts/bench-codec.py runs PyTorch's encodec on the same weights
 // and input beside it. Lines starting with "RESULT" are machine-readable.
-// Usage: bench-codec MODEL AUDIO [--bandwidth B] [--repeats N] [--threads 1,2] [--profile] [--stream 16384,65536]
+// Usage: bench-codec MODEL AUDIO [--bandwidth B] [--repeats N] [--threads 1,2] [--profile] [--floor] [--stream 16384,65536]
 // (--stream: also time CodecEncoderStream/CodecDecoderStream with blocks of that many samples, checked
-// equal to the whole-file result).
+// equal to the whole-file result; --floor: measure this core's FMA peak and read bandwidth and print the
+// least time the model's encode and decode work could take on one core, per layer with --profile).
 import AudioIO
 import Codec
 import Foundation
@@ -25,8 +26,9 @@ let bandwidth = option("--bandwidth").flatMap(Double.init)
 let repeats = option("--repeats").flatMap(Int.init) ?? 3
 let threadList = (option("--threads") ?? "1,2").split(separator: ",").compactMap { Int($0) }
 let profile = args.contains("--profile"); args.removeAll { $0 == "--profile" }
+let floor = args.contains("--floor"); args.removeAll { $0 == "--floor" }
 let streamBlocks = (option("--stream") ?? "").split(separator: ",").compactMap { Int($0) }
-guard args.count == 2 else { fail("usage: bench-codec MODEL AUDIO [--bandwidth B] [--repeats N] [--threads 1,2] [--profile] [--stream BLOCKS]") }
+guard args.count == 2 else { fail("usage: bench-codec MODEL AUDIO [--bandwidth B] [--repeats N] [--threads 1,2] [--profile] [--floor] [--stream BLOCKS]") }
 
 /// Encodes and decodes through the streams in blocks of `block` samples; returns (codes, audio).
 func streamed(_ model: CodecModel, _ audio: [Float], block: Int, bandwidth: Double?) throws -> (EncodedAudio, [Float], Double, Double) {
@@ -65,6 +67,16 @@ do {
     let audio = try AudioFile.read(args[1], sampleRate: model.config.sampleRate, channels: model.config.channels)
     let seconds = audio.duration
     print("model \(model.config.name): \(model.config.filters) filters, D \(model.config.dimension), \(model.config.codebooks) codebooks; input \(String(format: "%.2f", seconds)) s")
+    // The roofline of one core, measured before the timed runs: FMA throughput, and read bandwidth for
+    // the largest matrix a streamed step re-reads (the LSTM's W_hh).
+    var roof: (peak: Double, bandwidth: Double, workingSet: Int)?
+    if floor {
+        Parallel.threadCount = 1
+        let stepBytes = model.profileLayers(audio.samples, channels: audio.channelCount, bandwidth: bandwidth)
+            .flatMap { $0.1 }.map { $0.work.stepBytes }.max() ?? 0
+        let workingSet = max(stepBytes, 1 << 20)
+        roof = (Roofline.fmaPeakGFLOPs(), Roofline.readBandwidthGBs(bytes: workingSet), workingSet)
+    }
     for threads in threadList {
         Parallel.threadCount = threads
         var encoded = try model.encode(audio.samples, channels: audio.channelCount, bandwidth: bandwidth) // warm-up
@@ -91,13 +103,25 @@ do {
             print(String(format: "RESULT stream-encode block=%d threads=%d seconds=%.4f rtf=%.5f", block, threads, se, se / seconds))
             print(String(format: "RESULT stream-decode block=%d threads=%d seconds=%.4f rtf=%.5f", block, threads, sd, sd / seconds))
         }
-        if profile {
-            for (stage, rows) in model.profileLayers(audio.samples, channels: audio.channelCount, bandwidth: bandwidth) {
-                let total = rows.reduce(0) { $0 + $1.seconds }
-                print("profile \(stage) threads=\(threads) total \(String(format: "%.1f ms", total * 1000))")
-                for r in rows {
-                    print(String(format: "  %-34@ %8.2f ms CPU %5.1f%%  %7.2f GFLOP/s", r.name as NSString, r.seconds * 1000,
-                                 100 * r.seconds / total, r.flops / r.seconds / 1e9))
+        if profile || (roof != nil && threads == 1) {
+            let stages = model.profileLayers(audio.samples, channels: audio.channelCount, bandwidth: bandwidth)
+            func floorSeconds(_ r: LayerTiming) -> Double { r.work.floorSeconds(peakGFLOPs: roof!.peak, bandwidthGBs: roof!.bandwidth) }
+            if let roof, threads == 1 {
+                // Encode = encoder + quantizer, decode = decoder: the least time of their work on one core.
+                let sum = { (names: [String]) in stages.filter { names.contains($0.0) }.flatMap { $0.1 }.reduce(0) { $0 + floorSeconds($1) } }
+                print(String(format: "FLOOR threads=1 encode=%.4f decode=%.4f peak_gflops=%.1f bandwidth_gbs=%.1f working_set_mib=%.1f",
+                             sum(["encoder", "quantizer"]), sum(["decoder"]), roof.peak, roof.bandwidth, Double(roof.workingSet) / 1048576))
+            }
+            if profile {
+                for (stage, rows) in stages {
+                    let total = rows.reduce(0) { $0 + $1.seconds }
+                    print("profile \(stage) threads=\(threads) total \(String(format: "%.1f ms", total * 1000))")
+                    for r in rows {
+                        let line = String(format: "  %-34@ %8.2f ms CPU %5.1f%%  %7.2f GFLOP/s", r.name as NSString, r.seconds * 1000,
+                                          100 * r.seconds / total, r.flops / r.seconds / 1e9)
+                        print(roof != nil && threads == 1 ? line + String(format: "  floor %6.2f ms (%3.0f%%)", floorSeconds(r) * 1000,
+                                                                          100 * floorSeconds(r) / r.seconds) : line)
+                    }
                 }
             }
         }

@@ -112,23 +112,6 @@ func addConvTranspose(_ name: String, _ cin: Int, _ cout: Int, _ k: Int, stride:
     })
 }
 
-/// The fp32 FMA peak of one core, measured: 12 independent SIMD8 multiply-add chains (no memory traffic),
-/// 2 FLOPs per lane. Reported beside the kernels as their ceiling.
-@inline(never)
-func fmaPeak(_ iterations: Int) -> Float {
-    var a0 = SIMD8<Float>(repeating: 1), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0
-    var a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0
-    // a ← a·m + c converges (|m| < 1), so no lane ever overflows or goes subnormal.
-    let m = SIMD8<Float>(repeating: 0.5), c = SIMD8<Float>(repeating: 0.25)
-    for _ in 0..<iterations {
-        a0 = c.addingProduct(a0, m); a1 = c.addingProduct(a1, m); a2 = c.addingProduct(a2, m)
-        a3 = c.addingProduct(a3, m); a4 = c.addingProduct(a4, m); a5 = c.addingProduct(a5, m)
-        a6 = c.addingProduct(a6, m); a7 = c.addingProduct(a7, m); a8 = c.addingProduct(a8, m)
-        a9 = c.addingProduct(a9, m); a10 = c.addingProduct(a10, m); a11 = c.addingProduct(a11, m)
-    }
-    return (a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11).sum()
-}
-
 // Command line: optional name filter (substring), thread counts, input length in samples.
 let args = CommandLine.arguments.dropFirst()
 let filter = args.first { !$0.hasPrefix("-") }
@@ -203,16 +186,8 @@ if args.contains("--list") {
 
 print("bench-nn: EnCodec 24 kHz layer shapes, input \(T) samples; best of several runs")
 do {
-    let iterations = 20_000_000
-    var best = Double.infinity
-    var sink: Float = 0
-    for _ in 0..<3 {
-        let c0 = cpuNow()
-        sink += fmaPeak(iterations)
-        best = min(best, cpuNow() - c0)
-    }
-    let peak = Double(iterations) * 12 * 8 * 2 / best / 1e9
-    print(String(format: "fp32 FMA peak of one core (measured, CPU time): %.1f GFLOP/s%@", peak, sink == 0 ? " " as NSString : "" as NSString))
+    let peak = Roofline.fmaPeakGFLOPs()
+    print(String(format: "fp32 FMA peak of one core (measured, CPU time): %.1f GFLOP/s", peak))
     print("RESULT name=fp32_peak threads=1 ms=0 cpu_ms=0 gflops=\(peak)")
 }
 print(String(format: "%-34@ %7@ %9@ %9@ %9@ %9@", "kernel" as NSString, "threads" as NSString, "wall ms" as NSString,
