@@ -128,31 +128,54 @@ public final class CodecModel: @unchecked Sendable {
         return encoder(Tensor(shape: [1, channels, audio.count / channels], data: audio))
     }
 
-    /// Codes of one segment at `codebooks` stages.
-    func encodeSegment(_ audio: [Float], channels: Int, codebooks: Int) throws -> EncodedSegment {
-        var x = audio
-        var scale: Float? = nil
-        if config.normalize {
-            // scale = 1e-8 + sqrt(mean over time of (mean over channels)²), as _encode_frame.
-            let t = audio.count / channels
-            // scale = 1e-8 + sqrt(mean over time of (mean over channels)²), with torch's float rounding:
-            // the channel mean is (Σ_c x_c) / C, the time mean is torch's CPU sum of squares (its
-            // vectorized cascade order for a contiguous row) divided by T. Bit-exact scales keep `.ecdc`
-            // files byte-identical to the reference's.
-            var mono = [Float](repeating: 0, count: t)
-            for c in 0..<channels { for i in 0..<t { mono[i] += audio[c * t + i] } }
-            if channels > 1 { for i in 0..<t { mono[i] /= Float(channels) } }
-            let sumSq = mono.withUnsafeBufferPointer { torchOrderSquaredNorm($0, order: .contiguous) }
-            let s = Float(1e-8) + (sumSq / Float(t)).squareRoot()
-            for i in 0..<x.count { x[i] /= s }
-            scale = s
-        }
+    /// A segment as the encoder sees it: divided by its RMS scale when the model normalizes (EnCodec's
+    /// `_encode_frame`), with that scale; the audio unchanged and nil otherwise.
+    func normalizedSegment(_ audio: [Float], channels: Int) -> (audio: [Float], scale: Float?) {
+        guard config.normalize else { return (audio, nil) }
+        // scale = 1e-8 + sqrt(mean over time of (mean over channels)²), with torch's float rounding: the
+        // channel mean is (Σ_c x_c) / C, the time mean is torch's CPU sum of squares (its vectorized cascade
+        // order for a contiguous row) divided by T. Bit-exact scales keep `.ecdc` files byte-identical to
+        // the reference's.
+        let t = audio.count / channels
+        var mono = [Float](repeating: 0, count: t)
+        for c in 0..<channels { for i in 0..<t { mono[i] += audio[c * t + i] } }
+        if channels > 1 { for i in 0..<t { mono[i] /= Float(channels) } }
+        let sumSq = mono.withUnsafeBufferPointer { torchOrderSquaredNorm($0, order: .contiguous) }
+        let s = Float(1e-8) + (sumSq / Float(t)).squareRoot()
+        return (audio.map { $0 / s }, s)
+    }
+
+    /// Codes of one segment at `codebooks` stages, and its encoder latents `[1, D, F]`.
+    func encodeSegment(_ audio: [Float], channels: Int, codebooks: Int) throws -> (EncodedSegment, Tensor) {
+        let (x, scale) = normalizedSegment(audio, channels: channels)
         let z = latents(x, channels: channels) // [1, D, F]
         let f = z.shape[2]
         // Channel-major [D, F] as the encoder lays it out: the quantizer sums ‖r‖² in torch's order for
         // this layout, which decides near-ties exactly as encodec does.
         let codes = try quantizer.encode(channelMajor: z.data, stages: codebooks)
-        return EncodedSegment(codebooks: codebooks, frames: f, codes: codes.values, scale: scale)
+        return (EncodedSegment(codebooks: codebooks, frames: f, codes: codes.values, scale: scale), z)
+    }
+
+    /// The segments `encode` cuts planar audio `[channels, T]` into, in order, each as planar audio: the
+    /// whole input, or `segmentLength` samples every `segmentStride` when the model has segments. Returns T.
+    @discardableResult
+    func forEachSegment(_ audio: [Float], channels: Int, _ body: (_ segment: [Float]) throws -> Void) throws -> Int {
+        guard channels == config.channels, audio.count % channels == 0 else {
+            throw CodecError.invalidInput("audio has \(channels) channels, the model expects \(config.channels)")
+        }
+        let length = audio.count / channels
+        guard length > 0 else { throw CodecError.invalidInput("cannot encode empty audio") }
+        let segLen = config.segmentLength ?? length
+        let stride = config.segmentStride ?? length
+        var offset = 0
+        while offset < length {
+            let end = min(length, offset + segLen)
+            var seg = [Float](); seg.reserveCapacity((end - offset) * channels)
+            for c in 0..<channels { seg.append(contentsOf: audio[c * length + offset ..< c * length + end]) }
+            try body(seg)
+            offset += stride
+        }
+        return length
     }
 
     /// Audio [C, T'] of one segment (T' = frames · hop).
@@ -173,25 +196,32 @@ public final class CodecModel: @unchecked Sendable {
     /// segments of `segmentLength` every `segmentStride` samples when the model has segments.
     public func encode(_ audio: [Float], channels: Int, bandwidth: Double?) throws -> EncodedAudio {
         try require(.encoder)
-        guard channels == config.channels else {
-            throw CodecError.invalidInput("audio has \(channels) channels, the model expects \(config.channels)")
-        }
-        let length = audio.count / channels
-        guard length > 0 else { throw CodecError.invalidInput("cannot encode empty audio") }
         if let bandwidth, !config.bandwidths.contains(bandwidth) {
             throw CodecError.unsupportedBandwidth(requested: bandwidth, available: config.bandwidths)
         }
-        let k = config.codebookCount(forBandwidth: bandwidth)
-        let segLen = config.segmentLength ?? length
-        let stride = config.segmentStride ?? length
+        return try encodeSegments(audio, channels: channels, codebooks: config.codebookCount(forBandwidth: bandwidth), latents: nil)
+    }
+
+    /// `encode` at `codebooks` stages (1 ... the model's codebooks) that also returns each segment's encoder
+    /// latents `[1, D, F]`, for callers that need both (the per-stage evaluator's statistics): the same
+    /// segments, scales and codes as `encode`.
+    public func encodeWithLatents(_ audio: [Float], channels: Int, codebooks: Int) throws -> (encoded: EncodedAudio, latents: [Tensor]) {
+        try require(.encoder)
+        guard codebooks >= 1 && codebooks <= config.codebooks else {
+            throw CodecError.invalidInput("\(codebooks) codebooks asked, the model has 1...\(config.codebooks)")
+        }
+        var latents: [Tensor] = []
+        let encoded = try encodeSegments(audio, channels: channels, codebooks: codebooks) { latents.append($0) }
+        return (encoded, latents)
+    }
+
+    /// `encode`'s segments at k stages; `latents` (when given) sees each segment's latents in order.
+    private func encodeSegments(_ audio: [Float], channels: Int, codebooks k: Int, latents: ((Tensor) -> Void)?) throws -> EncodedAudio {
         var segments: [EncodedSegment] = []
-        var offset = 0
-        while offset < length {
-            let end = min(length, offset + segLen)
-            var seg = [Float](); seg.reserveCapacity((end - offset) * channels)
-            for c in 0..<channels { seg.append(contentsOf: audio[c * length + offset ..< c * length + end]) }
-            segments.append(try encodeSegment(seg, channels: channels, codebooks: k))
-            offset += stride
+        let length = try forEachSegment(audio, channels: channels) { seg in
+            let (segment, z) = try encodeSegment(seg, channels: channels, codebooks: k)
+            segments.append(segment)
+            latents?(z)
         }
         return EncodedAudio(modelName: config.name, length: length, codebooks: k, segments: segments)
     }

@@ -186,31 +186,9 @@ extension CodecModel {
     /// model normalizes — the same segments and scaling as `encode`, so
     /// `quantizer.encode(channelMajor: latents[s].data)` gives segment s's codes.
     public func quantizerInputs(_ audio: [Float], channels: Int) throws -> [Tensor] {
-        guard channels == config.channels else {
-            throw CodecError.invalidInput("audio has \(channels) channels, the model expects \(config.channels)")
-        }
-        let length = audio.count / channels
-        guard length > 0 else { throw CodecError.invalidInput("cannot encode empty audio") }
-        let segmentLength = config.segmentLength ?? length
-        let stride = config.segmentStride ?? length
         var out: [Tensor] = []
-        var offset = 0
-        while offset < length {
-            let end = min(length, offset + segmentLength)
-            var segment = [Float](); segment.reserveCapacity((end - offset) * channels)
-            for c in 0..<channels { segment.append(contentsOf: audio[c * length + offset ..< c * length + end]) }
-            if config.normalize {
-                // The scale of `encodeSegment`: 1e-8 + sqrt(mean over time of (mean over channels)²), torch rounding.
-                let t = segment.count / channels
-                var mono = [Float](repeating: 0, count: t)
-                for c in 0..<channels { for i in 0..<t { mono[i] += segment[c * t + i] } }
-                if channels > 1 { for i in 0..<t { mono[i] /= Float(channels) } }
-                let sumSq = mono.withUnsafeBufferPointer { torchOrderSquaredNorm($0, order: .contiguous) }
-                let scale = Float(1e-8) + (sumSq / Float(t)).squareRoot()
-                for i in 0..<segment.count { segment[i] /= scale }
-            }
-            out.append(latents(segment, channels: channels))
-            offset += stride
+        try forEachSegment(audio, channels: channels) { segment in
+            out.append(latents(normalizedSegment(segment, channels: channels).audio, channels: channels))
         }
         return out
     }

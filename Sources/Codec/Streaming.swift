@@ -154,7 +154,7 @@ public final class CodecEncoderStream {
 
     private func encodeSegment(_ range: Range<Int>) throws -> CodeChunk {
         let seg = audio.columns(range)
-        let codes = try model.encodeSegment(seg, channels: model.config.channels, codebooks: codebooks)
+        let (codes, _) = try model.encodeSegment(seg, channels: model.config.channels, codebooks: codebooks)
         defer { segmentIndex += 1 }
         return CodeChunk(segment: segmentIndex, firstFrame: 0, codes: codes, endsSegment: true)
     }

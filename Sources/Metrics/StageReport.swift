@@ -98,47 +98,17 @@ public final class StageEvaluator {
     /// Encodes planar `[channels, T]` audio at the model's rate once, keeping the latents: the same
     /// segments, normalization scales and codes as `CodecModel.encode` (EnCodec's `_encode_frame`).
     public func encode(_ audio: [Float], channels: Int) throws -> StageEncoding {
-        let config = model.config
-        guard channels == config.channels, audio.count % channels == 0 else {
-            throw CodecError.invalidInput("audio has \(channels) channels, the model expects \(config.channels)")
-        }
-        let length = audio.count / channels
-        guard length > 0 else { throw CodecError.invalidInput("cannot encode empty audio") }
-        let D = config.dimension, K = stageCount
-        let segmentLength = config.segmentLength ?? length, stride = config.segmentStride ?? length
-        var segments: [EncodedSegment] = []
-        var latentRows: [Float] = []
-        var segmentCodes: [[Int32]] = []
-        var offset = 0
-        while offset < length {
-            let end = min(length, offset + segmentLength), n = end - offset
-            var x = [Float](); x.reserveCapacity(n * channels)
-            for c in 0..<channels { x.append(contentsOf: audio[c * length + offset ..< c * length + end]) }
-            var scale: Float? = nil
-            if config.normalize {
-                // As CodecModel.encodeSegment: 1e-8 + √(mean over time of (channel mean)²) in torch's order.
-                var mono = [Float](repeating: 0, count: n)
-                for c in 0..<channels { for i in 0..<n { mono[i] += x[c * n + i] } }
-                if channels > 1 { for i in 0..<n { mono[i] /= Float(channels) } }
-                let sumSq = mono.withUnsafeBufferPointer { torchOrderSquaredNorm($0, order: .contiguous) }
-                let s = Float(1e-8) + (sumSq / Float(n)).squareRoot()
-                for i in 0..<x.count { x[i] /= s }
-                scale = s
-            }
-            let z = model.latents(x, channels: channels) // [1, D, F]
+        let D = model.config.dimension, K = stageCount
+        let (encoded, latents) = try model.encodeWithLatents(audio, channels: channels, codebooks: K)
+        var latentRows: [Float] = []  // [frames, D] over all segments
+        for z in latents {
             let f = z.shape[2]
-            let codes = try model.quantizer.encode(channelMajor: z.data, stages: K)
-            segments.append(EncodedSegment(codebooks: K, frames: f, codes: codes.values, scale: scale))
-            segmentCodes.append(codes.values)
             for j in 0..<f { for d in 0..<D { latentRows.append(z.data[d * f + j]) } }
-            offset += stride
         }
-        let total = segments.reduce(0) { $0 + $1.frames }
+        let total = encoded.segments.reduce(0) { $0 + $1.frames }
         var all = [Int32](); all.reserveCapacity(K * total)
-        for k in 0..<K { for s in segments { all.append(contentsOf: s.stage(k)) } }
-        return StageEncoding(
-            encoded: EncodedAudio(modelName: config.name, length: length, codebooks: K, segments: segments),
-            latents: latentRows, codes: Codes(stages: K, count: total, values: all))
+        for k in 0..<K { for s in encoded.segments { all.append(contentsOf: s.stage(k)) } }
+        return StageEncoding(encoded: encoded, latents: latentRows, codes: Codes(stages: K, count: total, values: all))
     }
 
     /// Audio decoded from the first `stages` stages of `encoding` (planar `[channels, length]`).

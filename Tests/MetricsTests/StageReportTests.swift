@@ -40,6 +40,12 @@ final class StageReportTests: XCTestCase {
             XCTAssertEqual(enc.codes.count, enc.encoded.segments.reduce(0) { $0 + $1.frames })
             XCTAssertEqual(enc.latents.count, enc.codes.count * c.dimension)
             if tag == "48khz" { XCTAssertEqual(enc.encoded.segments.count, 2) }
+            // The latents kept per segment are the quantizer's inputs (after each segment's normalization).
+            let inputs = try m.quantizerInputs(audio, channels: c.channels)
+            XCTAssertEqual(try m.encodeWithLatents(audio, channels: c.channels, codebooks: c.codebooks).latents.map(\.data),
+                           inputs.map(\.data), tag)
+            XCTAssertEqual(enc.latents.count, inputs.reduce(0) { $0 + $1.data.count }, tag)
+            XCTAssertThrowsError(try m.encodeWithLatents(audio, channels: c.channels, codebooks: c.codebooks + 1), tag)
             for bandwidth in c.bandwidths {
                 let k = c.codebookCount(forBandwidth: bandwidth)
                 let direct = try m.decode(try m.encode(audio, channels: c.channels, bandwidth: bandwidth))
