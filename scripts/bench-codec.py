@@ -143,9 +143,12 @@ def print_side_by_side(torch_rows, ours_out):
     """Our --profile rows next to PyTorch's, layer by layer, with the ratio torch / ours (CPU time)."""
     ours = {}
     for part, body in re.findall(r"profile (\w+) threads=\d+ total [\d.]+ ms\n((?:  .*\n?)*)", ours_out):
-        ours[part] = [(m.group(1).strip(), float(m.group(2))) for m in
-                      (re.match(r"  (.*?)\s+([\d.]+) ms CPU", l) for l in body.splitlines()) if m]
-    print(f"  {'our layer':<36} {'ours ms':>8} {'torch ms':>9} {'torch/ours':>10}   torch module")
+        ours[part] = [(m.group(1).strip(), float(m.group(2)), float(m.group(3)) if m.group(3) else None) for m in
+                      (re.match(r"  (.*?)\s+([\d.]+) ms CPU.*?(?:floor\s+([\d.]+) ms)?\s*(?:\(.*\))?$", l) for l in body.splitlines()) if m]
+    # On 1 thread bench-codec adds each layer's floor (its work at this core's measured FMA peak and read bandwidth).
+    floors = any(f is not None for rows in ours.values() for _, _, f in rows)
+    print(f"  {'our layer':<36} {'ours ms':>8} {'torch ms':>9} {'torch/ours':>10}" + (f" {'floor ms':>9} {'ours/floor':>10}" if floors else "")
+          + "   torch module")
     for part in ("encoder", "quantizer", "decoder"):
         o, t = ours.get(part, []), torch_rows.get(part, [])
         if part == "quantizer" and o and t:
@@ -153,10 +156,13 @@ def print_side_by_side(torch_rows, ours_out):
         if len(o) != len(t):
             print(f"  ({part}: {len(o)} rows of ours, {len(t)} of torch: not aligned)")
             continue
-        for (on, oms), (tn, ts) in zip(o, t):
-            print(f"  {on:<36} {oms:>8.1f} {ts * 1000:>9.1f} {ts * 1000 / max(oms, 1e-9):>9.2f}x   {tn}")
-        so, st = sum(ms for _, ms in o), sum(s for _, s in t) * 1000
-        print(f"  {part + ' total':<36} {so:>8.1f} {st:>9.1f} {st / max(so, 1e-9):>9.2f}x")
+        for (on, oms, fms), (tn, ts) in zip(o, t):
+            fl = f" {fms:>9.1f} {oms / max(fms, 1e-9):>9.2f}x" if floors and fms is not None else ""
+            print(f"  {on:<36} {oms:>8.1f} {ts * 1000:>9.1f} {ts * 1000 / max(oms, 1e-9):>9.2f}x{fl}   {tn}")
+        so, st = sum(r[1] for r in o), sum(s for _, s in t) * 1000
+        sf = sum(r[2] or 0 for r in o)
+        fl = f" {sf:>9.1f} {so / max(sf, 1e-9):>9.2f}x" if floors else ""
+        print(f"  {part + ' total':<36} {so:>8.1f} {st:>9.1f} {st / max(so, 1e-9):>9.2f}x{fl}")
 
 
 def ours_times(bench, th, wav, threads, repeats, bandwidth, profile):
