@@ -32,9 +32,9 @@ final class DefaultModelTests: XCTestCase {
         r = try runProcess(RepoPaths.codecBinary, ["eval", sample, out, "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let metrics = (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any])["metrics"] as! [String: Any]
-        // The shipped model (step 15,533) measures 0.43 log-mel / 1.90 MR-STFT on this sample at 6 kbps
-        // (README; Opus at 6 kbps: 0.63 / 2.60). The bounds sit between it and Opus 6 kbps: the previous
-        // snapshot (step 7,000: 0.71 / 2.41) and any early or untrained model fail them.
+        // The shipped model (step 26,515) measures 0.37 log-mel / 1.71 MR-STFT on this sample at 6 kbps
+        // (README; step 15,533: 0.43 / 1.90; Opus at 6 kbps: 0.63 / 2.60). The bounds sit between it and Opus
+        // 6 kbps: the step-7,000 snapshot (0.71 / 2.41) and any early or untrained model fail them.
         let logMel = try XCTUnwrap(metrics["logMel"] as? Double), stft = try XCTUnwrap(metrics["mrSTFT"] as? Double)
         XCTAssertLessThan(logMel, 0.55)
         XCTAssertLessThan(stft, 2.3)
