@@ -178,13 +178,7 @@ public func lstmLayerForward(out: UnsafeMutablePointer<Float>, h: UnsafeMutableP
     precondition(weights.inputSize == shape.inputSize && weights.hiddenSize == shape.hiddenSize,
                  "lstmLayerForward: weights (In \(weights.inputSize), H \(weights.hiddenSize)) do not match \(shape)")
     guard shape.length > 0 else { return }
-    let run = LSTMLayerRun(weights: weights, shape: shape, chunk: lstmChunkSteps)
-    var t0 = 0
-    while t0 < shape.length {
-        let tc = min(run.chunk, shape.length - t0)
-        run.steps(out: out, h: h, c: c, x: x, from: t0, count: tc, threaded: true)
-        t0 += tc
-    }
+    lstmStackForward(outs: [out], h: h, c: c, x: x, layers: [weights], batch: shape.batch, length: shape.length, concurrent: false)
 }
 
 /// Steps per chunk when the layers of a stack run as a wavefront: small, so the layer above starts soon,

@@ -67,16 +67,6 @@ do {
     let audio = try AudioFile.read(args[1], sampleRate: model.config.sampleRate, channels: model.config.channels)
     let seconds = audio.duration
     print("model \(model.config.name): \(model.config.filters) filters, D \(model.config.dimension), \(model.config.codebooks) codebooks; input \(String(format: "%.2f", seconds)) s")
-    // The roofline of one core, measured before the timed runs: FMA throughput, and read bandwidth for
-    // the largest matrix a streamed step re-reads (the LSTM's W_hh).
-    var roof: (peak: Double, bandwidth: Double, workingSet: Int)?
-    if floor {
-        Parallel.threadCount = 1
-        let stepBytes = model.profileLayers(audio.samples, channels: audio.channelCount, bandwidth: bandwidth)
-            .flatMap { $0.1 }.map { $0.work.stepBytes }.max() ?? 0
-        let workingSet = max(stepBytes, 1 << 20)
-        roof = (Roofline.fmaPeakGFLOPs(), Roofline.readBandwidthGBs(bytes: workingSet), workingSet)
-    }
     for threads in threadList {
         Parallel.threadCount = threads
         var encoded = try model.encode(audio.samples, channels: audio.channelCount, bandwidth: bandwidth) // warm-up
@@ -103,24 +93,31 @@ do {
             print(String(format: "RESULT stream-encode block=%d threads=%d seconds=%.4f rtf=%.5f", block, threads, se, se / seconds))
             print(String(format: "RESULT stream-decode block=%d threads=%d seconds=%.4f rtf=%.5f", block, threads, sd, sd / seconds))
         }
-        if profile || (roof != nil && threads == 1) {
+        let withFloor = floor && threads == 1
+        if profile || withFloor {
             let stages = model.profileLayers(audio.samples, channels: audio.channelCount, bandwidth: bandwidth)
-            func floorSeconds(_ r: LayerTiming) -> Double { r.work.floorSeconds(peakGFLOPs: roof!.peak, bandwidthGBs: roof!.bandwidth) }
-            if let roof, threads == 1 {
+            // The roofline of this core: FMA throughput, and read bandwidth over the largest matrix a streamed
+            // step re-reads (the LSTM's W_hh; 1 MiB when there is none).
+            var floorSeconds: ((LayerTiming) -> Double)? = nil
+            if withFloor {
+                let workingSet = max(stages.flatMap { $0.1 }.map { $0.work.stepBytes }.max() ?? 0, 1 << 20)
+                let peak = Roofline.fmaPeakGFLOPs(), bw = Roofline.readBandwidthGBs(bytes: workingSet)
+                let least = { (r: LayerTiming) in r.work.floorSeconds(peakGFLOPs: peak, bandwidthGBs: bw) }
+                floorSeconds = least
                 // Encode = encoder + quantizer, decode = decoder: the least time of their work on one core.
-                let sum = { (names: [String]) in stages.filter { names.contains($0.0) }.flatMap { $0.1 }.reduce(0) { $0 + floorSeconds($1) } }
+                let sum = { (names: [String]) in stages.filter { names.contains($0.0) }.flatMap { $0.1 }.reduce(0) { $0 + least($1) } }
                 print(String(format: "FLOOR threads=1 encode=%.4f decode=%.4f peak_gflops=%.1f bandwidth_gbs=%.1f working_set_mib=%.1f",
-                             sum(["encoder", "quantizer"]), sum(["decoder"]), roof.peak, roof.bandwidth, Double(roof.workingSet) / 1048576))
+                             sum(["encoder", "quantizer"]), sum(["decoder"]), peak, bw, Double(workingSet) / 1048576))
             }
             if profile {
                 for (stage, rows) in stages {
                     let total = rows.reduce(0) { $0 + $1.seconds }
                     print("profile \(stage) threads=\(threads) total \(String(format: "%.1f ms", total * 1000))")
                     for r in rows {
-                        let line = String(format: "  %-34@ %8.2f ms CPU %5.1f%%  %7.2f GFLOP/s", r.name as NSString, r.seconds * 1000,
+                        var line = String(format: "  %-34@ %8.2f ms CPU %5.1f%%  %7.2f GFLOP/s", r.name as NSString, r.seconds * 1000,
                                           100 * r.seconds / total, r.flops / r.seconds / 1e9)
-                        print(roof != nil && threads == 1 ? line + String(format: "  floor %6.2f ms (%3.0f%%)", floorSeconds(r) * 1000,
-                                                                          100 * floorSeconds(r) / r.seconds) : line)
+                        if let f = floorSeconds?(r) { line += String(format: "  floor %6.2f ms (%3.0f%%)", f * 1000, 100 * f / r.seconds) }
+                        print(line)
                     }
                 }
             }
